@@ -1,0 +1,63 @@
+"""DRF glue: render every system API error through the same envelope as the data API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import Http404
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+from gateway.errors import (
+    BadRequest,
+    Forbidden,
+    GatewayError,
+    MethodNotAllowed,
+    NotAuthenticated,
+    NotFound,
+    UnsupportedMediaType,
+)
+
+_BY_TYPE: list[tuple[type[Exception], type[GatewayError]]] = [
+    (drf.NotAuthenticated, NotAuthenticated),
+    (drf.AuthenticationFailed, NotAuthenticated),
+    (drf.PermissionDenied, Forbidden),
+    (drf.NotFound, NotFound),
+    (Http404, NotFound),
+    (drf.MethodNotAllowed, MethodNotAllowed),
+    (drf.UnsupportedMediaType, UnsupportedMediaType),
+    (drf.ParseError, BadRequest),
+    (drf.ValidationError, BadRequest),
+]
+
+
+def _flatten(detail: Any) -> str:
+    if isinstance(detail, dict):
+        return " ".join(f"{k}: {_flatten(v)}" for k, v in detail.items())
+    if isinstance(detail, list):
+        return " ".join(_flatten(v) for v in detail)
+    return str(detail)
+
+
+def as_gateway_error(exc: Exception) -> GatewayError | None:
+    if isinstance(exc, GatewayError):
+        return exc
+    for source, target in _BY_TYPE:
+        if isinstance(exc, source):
+            detail = getattr(exc, "detail", None)
+            if isinstance(exc, drf.ValidationError):
+                return BadRequest(
+                    "Validation failed: " + _flatten(detail), context={"fields": detail}
+                )
+            if isinstance(exc, drf.ParseError):
+                return BadRequest(f"Malformed JSON in request body: {_flatten(detail)}")
+            return target(_flatten(detail) if detail else None)
+    return None
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF EXCEPTION_HANDLER: GatewayError and DRF's own errors -> the envelope."""
+    error = as_gateway_error(exc)
+    if error is None:
+        return None
+    return Response({"error": error.as_dict()}, status=error.status, headers=error.headers)

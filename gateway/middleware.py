@@ -1,0 +1,48 @@
+"""ApiMiddleware: answers every /api/ request itself, ahead of the admin's middleware stack.
+
+The data API skips sessions, CSRF, auth and messages entirely (they are for the admin console);
+the system API is dispatched to its DRF views through gateway/api_urls.py. Any exception that
+escapes is rendered as the error envelope, never as an HTML page.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, resolve
+
+from gateway.errors import InternalError, NotFound
+from gateway.views import data_api, error_response
+
+log = logging.getLogger("gateway")
+
+_SYSTEM_PREFIXES = ("/api/v2/system/", "/api/v2/user/", "/api/v2/api_docs")
+
+
+class ApiMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info
+        if not path.startswith("/api/"):
+            return self.get_response(request)
+        if path.startswith(_SYSTEM_PREFIXES) or path.rstrip("/") in ("/api/v2", "/api"):
+            return self._system(request, path)
+        return data_api(request)
+
+    def _system(self, request: HttpRequest, path: str) -> HttpResponse:
+        try:
+            match = resolve(path, urlconf="gateway.api_urls")
+        except Resolver404:
+            return error_response(NotFound(f"No system API resource at {path}."))
+        try:
+            response: HttpResponse = match.func(request, *match.args, **match.kwargs)
+            if hasattr(response, "render"):
+                response.render()
+            return response
+        except Exception:
+            log.exception("unhandled error in system API request %s %s", request.method, path)
+            return error_response(InternalError("An internal error occurred; it has been logged."))

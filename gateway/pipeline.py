@@ -1,0 +1,81 @@
+"""The data API pipeline: the ordered stages of a request, readable top to bottom.
+
+credentials -> authenticate -> resolve service -> authorize -> parse -> bind -> compile/execute
+-> respond. Each stage is timed for the Server-Timing header. Errors are raised as
+GatewayErrors and rendered once, in gateway/views.py.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+
+from gateway.credentials import extract_credentials
+from gateway.errors import BadRequest
+from gateway.request_body import read_json_body
+from gateway.responses import json_response, service_root, table_list
+from rbac.policy import authenticate, authorize
+from services.execute import run_read, run_write
+from services.plan.bind import bind_read, bind_write
+from services.plan.parse import NO_BODY, parse_request
+from services.plan.types import ServiceRoot, TableList, TableRead
+from services.registry import registry
+
+_OVERRIDE_VERBS = frozenset({"GET", "PUT", "PATCH", "DELETE", "POST", "MERGE"})
+
+
+def effective_verb(request: HttpRequest) -> str:
+    """POST may tunnel another verb (X-HTTP-Method, X-Method-Override, ?method=, _method)."""
+    verb = request.method or "GET"
+    if verb == "POST":
+        override = (
+            request.META.get("HTTP_X_HTTP_METHOD")
+            or request.META.get("HTTP_X_METHOD_OVERRIDE")
+            or request.GET.get("method")
+            or request.GET.get("_method")
+        )
+        if override:
+            verb = override.upper()
+            if verb not in _OVERRIDE_VERBS:
+                raise BadRequest(f"Unsupported method override '{override}'.")
+    return "PATCH" if verb == "MERGE" else verb
+
+
+def handle(request: HttpRequest, service: str, resource: str) -> HttpResponse:
+    """Run one data API request through every stage."""
+    timings: list[tuple[str, float]] = []
+    mark = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        timings.append((stage, now - mark))
+        mark = now
+
+    verb = effective_verb(request)
+    principal = authenticate(extract_credentials(request))
+    live = registry.get(service)
+    lap("auth")
+    segments = [s for s in resource.strip("/").split("/")] if resource.strip("/") else []
+    grant = authorize(principal, live.config.name, "/".join(segments).lower(), verb)
+    body: Any = read_json_body(request) if request.body else NO_BODY
+    query = {k: request.GET[k] for k in request.GET}
+    plan = parse_request(verb, segments, query, body)
+    lap("parse")
+    if isinstance(plan, ServiceRoot):
+        return json_response(service_root(plan), timings)
+    schema = live.schema(refresh=getattr(plan, "refresh", False))
+    if isinstance(plan, TableList):
+        return json_response(table_list(plan, schema, grant.verbs), timings)
+    if isinstance(plan, TableRead):
+        bound_read = bind_read(plan, schema, live.config)
+        lap("bind")
+        body_bytes = run_read(live, bound_read)
+    else:
+        bound_write = bind_write(plan, schema, live.config)
+        lap("bind")
+        body_bytes = run_write(live, bound_write)
+    lap("db")
+    return json_response(body_bytes, timings)

@@ -1,0 +1,86 @@
+"""Success shapes of the data API: byte passthrough and DreamFactory's resource wrapper."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from django.http import HttpResponse
+
+from services.plan.types import ServiceRoot, TableList
+from services.schema_cache import SchemaCache
+
+_VERB_NAMES = (("GET", 1), ("POST", 2), ("PUT", 4), ("PATCH", 8), ("DELETE", 16))
+_RESOURCES = (
+    ("_schema", "Schema"),
+    ("_table", "Tables"),
+    ("_proc", "Stored Procedures"),
+    ("_func", "Stored Functions"),
+)
+
+
+def json_response(
+    body: bytes | dict[str, Any] | list[Any], timings: list[tuple[str, float]] | None = None
+) -> HttpResponse:
+    """A JSON response; bytes from PostgreSQL pass through untouched."""
+    data = body if isinstance(body, bytes) else orjson.dumps(body)
+    response = HttpResponse(data, content_type="application/json")
+    if timings:
+        response["Server-Timing"] = ", ".join(
+            f"{name};dur={seconds * 1000:.3f}" for name, seconds in timings
+        )
+    return response
+
+
+def verb_names(mask: int) -> list[str]:
+    return [name for name, bit in _VERB_NAMES if mask & bit]
+
+
+def service_root(plan: ServiceRoot) -> dict[str, Any]:
+    """GET /api/v2/{service} (spec §2.2)."""
+    if plan.as_list:
+        return {"resource": [name for name, _ in _RESOURCES]}
+    if plan.all_fields:
+        return {"resource": [{"name": n, "label": label} for n, label in _RESOURCES]}
+    return {"resource": [{"name": n} for n, _ in _RESOURCES]}
+
+
+def _plural(label: str) -> str:
+    if label.endswith("y") and label[-2:-1] not in "aeiou":
+        return label[:-1] + "ies"
+    if label.endswith(("s", "x", "z", "ch", "sh")):
+        return label + "es"
+    return label + "s"
+
+
+def label_for(name: str) -> str:
+    """DF's label: the name camel-cased (`order_items` -> `Order Items`)."""
+    return " ".join(w.capitalize() for w in name.replace(".", "_").split("_") if w)
+
+
+def table_list(plan: TableList, schema: SchemaCache, verbs: int) -> dict[str, Any]:
+    """GET /_table (spec §3.1): tables and views merged and sorted by name."""
+    tables = schema.sorted_tables()
+    if plan.ids:
+        wanted = {i.lower() for i in plan.ids}
+        tables = [t for t in tables if t.name.lower() in wanted]
+    if plan.as_list:
+        return {"resource": [t.name for t in tables]}
+    if not plan.all_fields:
+        return {"resource": [{"name": t.name} for t in tables]}
+    out = []
+    for t in tables:
+        label = label_for(t.name)
+        access = verb_names(verbs)
+        out.append(
+            {
+                "name": t.name,
+                "label": label,
+                "description": None,
+                "native": [],
+                "plural": _plural(label),
+                "is_view": t.is_view,
+                "access": access,
+            }
+        )
+    return {"resource": out}

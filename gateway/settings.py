@@ -1,0 +1,139 @@
+"""All configuration, read from the environment (django-environ) with types and defaults; no logic.
+
+Every variable is documented in the README's configuration table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = BASE_DIR / ".data"
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+# A development fallback; gateway.W001 warns when it is in use.
+INSECURE_DEFAULT_SECRET_KEY = "insecure-dev-only-secret-key-change-me-0123456789abcdef"  # noqa: S105
+SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_DEFAULT_SECRET_KEY)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "gateway.apps.GatewayConfig",
+    "rbac.apps.RbacConfig",
+    "apikeys.apps.ApikeysConfig",
+    "services.apps.ServicesConfig",
+]
+
+# gateway.middleware.ApiMiddleware answers every /api/ request itself, so the admin's
+# session, CSRF, auth and message middleware below never run for data API calls.
+MIDDLEWARE = [
+    "gateway.middleware.ApiMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "gateway.urls"
+WSGI_APPLICATION = "gateway.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+if "DATABASE_URL" not in env:
+    DATA_DIR.mkdir(exist_ok=True)  # the embedded default lives in .data/ (git-ignored)
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'gateway.sqlite3'}"),
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://gateway")}
+
+AUTH_USER_MODEL = "rbac.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rbac.authentication.SessionTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rbac.authentication.IsGatewayAdmin"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "gateway.drf.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Gateway system API",
+    "DESCRIPTION": "Services, admin sessions and (later) roles, apps and users.",
+    "VERSION": "2",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- gateway settings --------------------------------------------------------------------------
+# Fernet key(s) for service passwords at rest; comma-separated, newest first (MultiFernet).
+GATEWAY_ENCRYPTION_KEY = env.str("GATEWAY_ENCRYPTION_KEY", default="")
+# HS256 secret for session tokens; defaults to SECRET_KEY.
+JWT_SECRET = env.str("JWT_SECRET", default=SECRET_KEY)
+JWT_TTL_MINUTES = env.int("JWT_TTL_MINUTES", default=1440)
+# Instance-wide cap on rows per response (DF's DB_MAX_RECORDS_RETURNED).
+GATEWAY_MAX_RECORDS_CAP = env.int("GATEWAY_MAX_RECORDS_CAP", default=100_000)
+# Largest request body the API accepts, in bytes.
+GATEWAY_MAX_BODY_BYTES = env.int("GATEWAY_MAX_BODY_BYTES", default=16 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = GATEWAY_MAX_BODY_BYTES
+# How often (seconds) a process checks the metadata version stamp for service changes.
+GATEWAY_METADATA_POLL_SECONDS = env.float("GATEWAY_METADATA_POLL_SECONDS", default=1.0)
+# Seconds to wait for a free pooled connection before answering 503.
+GATEWAY_POOL_TIMEOUT = env.float("GATEWAY_POOL_TIMEOUT", default=10.0)
+# Seconds to wait when opening a connection to a service database.
+GATEWAY_CONNECT_TIMEOUT = env.int("GATEWAY_CONNECT_TIMEOUT", default=5)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"psycopg.pool": {"level": "WARNING"}},
+}

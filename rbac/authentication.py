@@ -1,0 +1,45 @@
+"""DRF authentication for the system API: the same session tokens as the data API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from gateway.credentials import extract_credentials
+from gateway.errors import Forbidden, NotAuthenticated
+from rbac.policy import NO_CREDENTIALS
+from rbac.sessions import Session, verify_token
+
+
+class SessionTokenAuthentication(BaseAuthentication):
+    """A valid token authenticates; a bad token is a 401; no token is "not mine" (None)."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Session] | None:
+        creds = extract_credentials(request._request)
+        if not creds.session_token:
+            return None
+        session = verify_token(creds.session_token)
+        return session.user, session
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Bearer"
+
+
+class IsGatewayAdmin(BasePermission):
+    """System API calls need an admin session (roles for system components come later)."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        session = request.auth
+        if session is None:
+            raise NotAuthenticated(NO_CREDENTIALS)
+        if not session.user.is_admin:
+            raise Forbidden("You are not authorized to perform this action.")
+        return True
+
+
+class AllowAny(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return True

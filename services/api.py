@@ -1,0 +1,254 @@
+"""System API for services (`/api/v2/system/service`, spec §9), in DreamFactory's record format.
+
+Records are `{id, name, label, description, is_active, type, config: {...}}`; the password is
+write-only (answered as `**********`; writing the mask back keeps the stored one).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gateway.errors import BadRequest, NotFound, ServiceUnavailable
+from rbac.authentication import AllowAny
+from services.config import ServiceConfig
+from services.models import MASKED_PASSWORD, Service
+from services.pgerrors import classify_connect_error
+from services.plan.parse import NO_RECORDS, records_from_body
+from services.pools import connect_once
+
+CONFIG_FIELDS = (
+    "host",
+    "port",
+    "database",
+    "username",
+    "password",
+    "schema",
+    "sslmode",
+    "sslrootcert",
+    "charset",
+    "timezone",
+    "application_name",
+    "max_records",
+    "cache_enabled",
+    "cache_ttl",
+    "allow_upsert",
+    "statement_timeout",
+    "pool_min",
+    "pool_max",
+)
+TOP_FIELDS = ("name", "label", "description", "is_active")
+SERVICE_TYPE = {
+    "name": "pgsql",
+    "label": "PostgreSQL",
+    "group": "Database",
+    "description": "Database service supporting PostgreSQL connections.",
+}
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    """Validates the flat model fields; the DF record shape is handled by the views."""
+
+    class Meta:
+        model = Service
+        fields = TOP_FIELDS + CONFIG_FIELDS
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        merged = {f: attrs.get(f, getattr(self.instance, f, None)) for f in self.Meta.fields}
+        if (merged.get("pool_min") or 0) > (merged.get("pool_max") or 10):
+            raise serializers.ValidationError({"pool_min": "pool_min may not exceed pool_max."})
+        return attrs
+
+
+def to_record(service: Service, *, with_config: bool = True) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "id": service.pk,
+        "name": service.name,
+        "label": service.label,
+        "description": service.description,
+        "is_active": service.is_active,
+        "type": service.type,
+        "mutable": True,
+        "deletable": True,
+        "created_date": service.created_date.isoformat() if service.created_date else None,
+        "last_modified_date": (
+            service.last_modified_date.isoformat() if service.last_modified_date else None
+        ),
+    }
+    if with_config:
+        config = {f: getattr(service, f) for f in CONFIG_FIELDS}
+        config["password"] = MASKED_PASSWORD if service.password else None
+        record["config"] = config
+    return record
+
+
+def _flatten(record: Any, index: int | None = None) -> dict[str, Any]:
+    """DF record -> flat model fields; a masked password means "unchanged"."""
+    where = f" (record {index})" if index is not None else ""
+    if not isinstance(record, dict):
+        raise BadRequest(f"Each service record must be a JSON object{where}.")
+    kind = record.get("type", "pgsql")
+    if kind != "pgsql":
+        raise BadRequest(f"Service type '{kind}' is not supported; this gateway serves 'pgsql'.")
+    config = record.get("config") or {}
+    if not isinstance(config, dict):
+        raise BadRequest(f"config must be an object{where}.")
+    flat = {k: record[k] for k in TOP_FIELDS if k in record}
+    flat.update({k: config[k] for k in CONFIG_FIELDS if k in config})
+    if flat.get("password") == MASKED_PASSWORD:
+        flat.pop("password")
+    for key in ("username", "password", "sslrootcert", "timezone", "charset", "description"):
+        if key in flat and flat[key] is None:
+            flat[key] = ""
+    if flat.get("schema") is None and "schema" in flat:
+        flat["schema"] = ""
+    return flat
+
+
+def _fields_param(request: Request) -> set[str] | None:
+    fields = request.query_params.get("fields")
+    if not fields:
+        return None
+    return {f.strip() for f in fields.split(",") if f.strip()}
+
+
+def _shape(service: Service, fields: set[str] | None) -> dict[str, Any]:
+    if fields is None:
+        return {"id": service.pk}
+    record = to_record(service)
+    if "*" in fields:
+        return record
+    return {k: v for k, v in record.items() if k in fields}
+
+
+def _get(pk: int) -> Service:
+    try:
+        return Service.objects.get(pk=pk)
+    except Service.DoesNotExist:
+        raise NotFound(f"Record with identifier '{pk}' not found.") from None
+
+
+def _save(serializer: ServiceSerializer) -> Service:
+    if not serializer.is_valid():
+        raise serializers.ValidationError(serializer.errors)
+    return serializer.save()
+
+
+class ServiceCollection(APIView):
+    """GET lists services; POST creates them (201, body must be a list)."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        services = Service.objects.all()
+        ids = request.query_params.get("ids")
+        if ids:
+            services = services.filter(pk__in=[int(i) for i in ids.split(",") if i.isdigit()])
+        return Response({"resource": [to_record(s) for s in services]})
+
+    @extend_schema(request=dict, responses={201: dict})
+    def post(self, request: Request) -> Response:
+        records = records_from_body(request.data)
+        if not records:
+            raise BadRequest(NO_RECORDS)
+        created = []
+        with transaction.atomic():
+            for index, record in enumerate(records):
+                flat = _flatten(record, index)
+                created.append(_save(ServiceSerializer(data=flat)))
+        fields = _fields_param(request)
+        return Response({"resource": [_shape(s, fields) for s in created]}, status=201)
+
+
+class ServiceDetail(APIView):
+    """GET one (unwrapped), PATCH/PUT (partial update), DELETE."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(to_record(_get(pk)))
+
+    @extend_schema(request=dict, responses={200: dict})
+    def patch(self, request: Request, pk: int) -> Response:
+        service = _get(pk)
+        if not isinstance(request.data, dict) or not request.data:
+            raise BadRequest("The request contains no valid record fields.")
+        flat = _flatten(request.data)
+        if "name" in flat and flat["name"] != service.name:
+            pass  # renaming moves the namespace; allowed, the registry follows the version stamp
+        saved = _save(ServiceSerializer(service, data=flat, partial=True))
+        return Response(_shape(saved, _fields_param(request)))
+
+    put = patch
+
+    @extend_schema(responses={200: dict})
+    def delete(self, request: Request, pk: int) -> Response:
+        service = _get(pk)
+        shaped = _shape(service, _fields_param(request))
+        service.delete()
+        return Response(shaped)
+
+
+def check_connection(config: ServiceConfig) -> dict[str, Any]:
+    """Connect once; the server version, or a classified 503 saying what to fix."""
+    try:
+        with connect_once(config) as conn:
+            version = conn.execute("SELECT version()").fetchone()
+    except psycopg.Error as exc:
+        kind, message = classify_connect_error(exc)
+        raise ServiceUnavailable(
+            f"Database connection failed. {message}", context={"reason": kind}
+        ) from None
+    return {
+        "success": True,
+        "message": "Connection succeeded.",
+        "server_version": version[0] if version else None,
+    }
+
+
+class ServiceTest(APIView):
+    """POST /system/service/{id}/_test: try the stored settings (body `config` overrides them)."""
+
+    @extend_schema(request=dict, responses={200: dict})
+    def post(self, request: Request, pk: int) -> Response:
+        service = _get(pk)
+        data = request.data if isinstance(request.data, dict) else {}
+        overrides = _flatten({"config": data.get("config") or {}})
+        for key, value in overrides.items():
+            setattr(service, key, value)
+        return Response(check_connection(ServiceConfig.from_model(service)))
+
+
+class ServiceTypes(APIView):
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        return Response({"resource": [SERVICE_TYPE]})
+
+
+class ServiceDirectory(APIView):
+    """GET /api/v2: the services the caller may reach, and the service types (spec §2.1)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        services: list[dict[str, Any]] = []
+        session = request.auth
+        if session is not None and session.user.is_admin:
+            services = [
+                {
+                    "id": s.pk,
+                    "name": s.name,
+                    "label": s.label,
+                    "description": s.description,
+                    "type": s.type,
+                    "spec_url": f"/api/v2/{s.name}/_spec",
+                }
+                for s in Service.objects.filter(is_active=True)
+            ]
+        return Response({"services": services, "service_types": [SERVICE_TYPE]})

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ServicesConfig(AppConfig):
+    name = "services"
+    verbose_name = "Services"
+
+    def ready(self) -> None:
+        from services import signals  # noqa: F401  (connects the metadata-change handlers)

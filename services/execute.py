@@ -1,0 +1,262 @@
+"""Execute stage: run compiled statements on the service's pool and shape the wire bytes.
+
+Reads are one statement in autocommit (PostgreSQL builds the JSON). Writes follow the batch
+semantics of spec §3.8: stop at the first failure keeping what was written (default),
+`continue`, or `rollback` (all or nothing); a single record is one autocommit statement.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import psycopg
+
+from gateway.errors import BatchError, GatewayError, NotFound
+from services.pgerrors import classify
+from services.plan.types import BoundNode, BoundRead, BoundRecord, BoundWrite
+from services.registry import LiveService
+from services.sql.compile import (
+    Statement,
+    compile_count,
+    compile_delete,
+    compile_insert,
+    compile_key_lookup,
+    compile_page,
+    compile_update,
+    compile_upsert,
+)
+
+_BATCH_VERB = {"create": "created", "update": "updated", "delete": "deleted"}
+
+
+def _one(conn: psycopg.Connection[Any], stmt: Statement) -> Any:
+    row = conn.execute(stmt.query, stmt.params).fetchone()
+    return None if row is None else row[0]
+
+
+def _wrap(items: bytes, meta: dict[str, Any] | None = None) -> bytes:
+    if meta:
+        return b'{"resource":' + items + b',"meta":' + orjson.dumps(meta) + b"}"
+    return b'{"resource":' + items + b"}"
+
+
+def _as_list(rows_json: bytes, keys: tuple[str, ...]) -> bytes:
+    """`as_list=true`: identifier values only; composite keys as "(v1,v2)" (spec §3.2)."""
+    rows = orjson.loads(rows_json)
+    if len(keys) == 1:
+        return orjson.dumps([r.get(keys[0]) for r in rows])
+    return orjson.dumps(["(" + ",".join(str(r.get(k)) for k in keys) + ")" for r in rows])
+
+
+def run_read(live: LiveService, read: BoundRead, row_filter: BoundNode | None = None) -> bytes:
+    """GET /_table/{t}[/{id}]: the response body bytes."""
+    try:
+        with live.pool.connection() as conn:
+            if read.key_values is not None:
+                return _key_read(conn, read, row_filter)
+            stmt = compile_page(read, row_filter)
+            rows = conn.execute(stmt.query, stmt.params).fetchone()
+            rows_json, count, more = rows if rows else ("[]", 0, False)
+            if more:
+                count = _one(conn, compile_count(read.table, _and(read.where, row_filter)))
+    except psycopg.Error as exc:
+        raise classify(exc) from None
+    if read.count_only:
+        return str(count).encode()
+    meta: dict[str, Any] = {}
+    if read.count or more:
+        meta["count"] = count
+        if count - read.offset > read.limit:
+            meta["next"] = read.offset + read.limit
+    body = rows_json.encode()
+    if read.as_list:
+        body = _as_list(body, tuple(k.name for k in read.keys))
+    return _wrap(body, meta)
+
+
+def _and(a: BoundNode | None, b: BoundNode | None) -> BoundNode | None:
+    from services.plan.types import BoundLogic
+
+    if a is None or b is None:
+        return a or b
+    return BoundLogic("and", (a, b))
+
+
+def _key_read(
+    conn: psycopg.Connection[Any], read: BoundRead, row_filter: BoundNode | None
+) -> bytes:
+    found: list[str | None] = _one(conn, compile_key_lookup(read, row_filter)) or []
+    if read.single:
+        if found[0] is None:
+            raise NotFound(f"Record with identifier '{read.key_labels[0]}' not found.")
+        return found[0].encode()
+    missing = [i for i, row in enumerate(found) if row is None]
+    if missing:
+        stop = len(found) if read.continue_on_error else missing[0] + 1
+        resource: list[Any] = []
+        for i, row in enumerate(found[:stop]):
+            if row is None:
+                label = read.key_labels[i]
+                resource.append(NotFound(f"Record with identifier '{label}' not found.").as_dict())
+            else:
+                resource.append(orjson.loads(row))
+        raise BatchError(
+            "Batch Error: Not all requested records could be retrieved.",
+            context={"error": [i for i in missing if i < stop], "resource": resource},
+        )
+    return _wrap(b"[" + b",".join(r.encode() for r in found if r is not None) + b"]")
+
+
+# --- writes ----------------------------------------------------------------------------------
+
+
+def _record_statement(write: BoundWrite, record: BoundRecord) -> Statement:
+    if write.action == "create":
+        return compile_insert(write.table, record.values, write.returning)
+    if write.action == "update":
+        if write.upsert and record.key is not None:
+            return compile_upsert(
+                write.table, write.keys, record.key, record.values, write.returning
+            )
+        return compile_update(
+            write.table, record.values, write.returning, keys=write.keys, key=record.key
+        )
+    return compile_delete(write.table, write.returning, keys=write.keys, key=record.key)
+
+
+def _apply(
+    conn: psycopg.Connection[Any],
+    write: BoundWrite,
+    record: BoundRecord,
+    row_filter: BoundNode | None,
+) -> str:
+    """Write one record; its JSON output text, or raise the GatewayError for this record."""
+    if record.error is not None:
+        raise record.error
+    stmt = _record_statement(write, record)
+    if row_filter is not None and write.action != "create":
+        stmt = _with_filter(write, record, row_filter)
+    try:
+        out = _one(conn, stmt)
+    except psycopg.Error as exc:
+        raise classify(exc) from None
+    if out is None:
+        raise NotFound(f"Record with identifier '{record.label}' not found.")
+    return str(out)
+
+
+def _with_filter(write: BoundWrite, record: BoundRecord, row_filter: BoundNode) -> Statement:
+    if write.action == "update":
+        return compile_update(
+            write.table,
+            record.values,
+            write.returning,
+            keys=write.keys,
+            key=record.key,
+            where=row_filter,
+        )
+    return compile_delete(
+        write.table, write.returning, keys=write.keys, key=record.key, where=row_filter
+    )
+
+
+def run_write(live: LiveService, write: BoundWrite, row_filter: BoundNode | None = None) -> bytes:
+    """POST/PUT/PATCH/DELETE on /_table/{t}[/{id}]: the response body bytes."""
+    if write.where is not None or write.force:
+        return _filtered_write(live, write, row_filter)
+    if write.single:
+        with live.pool.connection() as conn:
+            return _apply(conn, write, write.records[0], row_filter).encode()
+    if len(write.records) == 1:
+        try:
+            with live.pool.connection() as conn:
+                out = _apply(conn, write, write.records[0], row_filter)
+        except GatewayError as exc:
+            if exc.status >= 500:
+                raise
+            raise _batch_error(write, [exc], []) from None
+        return _finish(write, [out])
+    return _batch(live, write, row_filter)
+
+
+def _filtered_write(live: LiveService, write: BoundWrite, row_filter: BoundNode | None) -> bytes:
+    where = _and(write.where, row_filter)
+    if write.action == "update":
+        stmt = compile_update(write.table, write.records[0].values, write.returning, where=where)
+    else:
+        stmt = compile_delete(write.table, write.returning, where=where)
+    try:
+        with live.pool.connection() as conn:
+            rows = _one(conn, stmt) or "[]"
+    except psycopg.Error as exc:
+        raise classify(exc) from None
+    if write.force and write.action == "delete":
+        return b'{"success":true}'
+    body = rows.encode()
+    if write.as_list:
+        body = _as_list(body, tuple(k.name for k in write.keys))
+    return _wrap(body)
+
+
+def _batch(live: LiveService, write: BoundWrite, row_filter: BoundNode | None) -> bytes:
+    outputs: list[str] = []
+    errors: list[tuple[int, GatewayError]] = []
+    results: list[str | GatewayError] = []
+    with live.pool.connection() as conn:
+        try:
+            with conn.transaction():
+                for index, record in enumerate(write.records):
+                    try:
+                        if write.mode == "rollback" or (index == 0 and write.mode == "stop"):
+                            out = _apply(conn, write, record, row_filter)
+                        else:
+                            with conn.transaction():  # a savepoint keeps earlier records
+                                out = _apply(conn, write, record, row_filter)
+                    except GatewayError as exc:
+                        if exc.status >= 500 and exc.status != 504:
+                            raise
+                        errors.append((index, exc))
+                        results.append(exc)
+                        if write.mode == "rollback" or (write.mode == "stop" and index == 0):
+                            raise psycopg.Rollback() from None
+                        if write.mode == "stop":
+                            break
+                        continue
+                    outputs.append(out)
+                    results.append(out)
+        except psycopg.Error as exc:
+            raise classify(exc) from None
+    if not errors:
+        return _finish(write, outputs)
+    rolled_back = write.mode == "rollback" or errors[0][0] == 0
+    written = [] if rolled_back else [i for i, r in enumerate(results) if isinstance(r, str)]
+    raise _batch_error(write, results, written, rolled_back=write.mode == "rollback")
+
+
+def _batch_error(
+    write: BoundWrite,
+    results: list[Any],
+    written: list[int],
+    *,
+    rolled_back: bool = False,
+) -> BatchError:
+    message = f"Batch Error: Not all requested records could be {_BATCH_VERB[write.action]}."
+    if rolled_back:
+        message += " All changes rolled back."
+    resource = [r.as_dict() if isinstance(r, GatewayError) else orjson.loads(r) for r in results]
+    return BatchError(
+        message,
+        context={
+            "error": [i for i, r in enumerate(results) if isinstance(r, GatewayError)],
+            "resource": resource,
+            "written": written,
+        },
+    )
+
+
+def _finish(write: BoundWrite, outputs: list[str]) -> bytes:
+    body = b"[" + b",".join(o.encode() for o in outputs) + b"]"
+    if write.as_list:
+        body = _as_list(body, tuple(k.name for k in write.keys))
+    return _wrap(body)

@@ -1,0 +1,240 @@
+"""Read a service's tables, views, columns, keys and foreign keys from the PostgreSQL catalogs.
+
+One catalog query per kind, run on the service's pool; the result is a frozen SchemaCache.
+The queries take the schema list as a bound parameter; no user text reaches them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import psycopg
+
+from services.schema_cache import Column, Relation, SchemaCache, Table
+
+_TABLES_SQL = """
+SELECT n.nspname, c.relname, c.relkind IN ('v', 'm') AS is_view
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND n.nspname = ANY(%(schemas)s)
+  AND NOT c.relispartition
+ORDER BY n.nspname, c.relname
+"""
+
+_COLUMNS_SQL = """
+SELECT n.nspname, c.relname, a.attname, a.attnum,
+       format_type(a.atttypid, a.atttypmod) AS db_type,
+       coalesce(et.typname, t.typname) AS base_type,
+       t.typcategory AS category,
+       NOT a.attnotnull AS nullable,
+       pg_get_expr(d.adbin, d.adrelid) AS default_expr,
+       a.attidentity <> '' AS is_identity,
+       a.attgenerated <> '' AS is_generated,
+       information_schema._pg_char_max_length(
+           information_schema._pg_truetypid(a.*, t.*),
+           information_schema._pg_truetypmod(a.*, t.*)) AS length,
+       information_schema._pg_numeric_precision(
+           information_schema._pg_truetypid(a.*, t.*),
+           information_schema._pg_truetypmod(a.*, t.*)) AS precision,
+       information_schema._pg_numeric_scale(
+           information_schema._pg_truetypid(a.*, t.*),
+           information_schema._pg_truetypmod(a.*, t.*)) AS scale
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
+  AND n.nspname = ANY(%(schemas)s)
+  AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY n.nspname, c.relname, a.attnum
+"""
+
+_CONSTRAINTS_SQL = """
+SELECT n.nspname, c.relname, con.conname, con.contype,
+       ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(num, ord)
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.num
+             ORDER BY k.ord)::text[] AS columns,
+       fn.nspname AS ref_schema, fc.relname AS ref_table,
+       ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(num, ord)
+             JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num
+             ORDER BY k.ord)::text[] AS ref_columns,
+       con.confupdtype, con.confdeltype
+FROM pg_constraint con
+JOIN pg_class c ON c.oid = con.conrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_class fc ON fc.oid = con.confrelid
+LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+WHERE con.contype IN ('p', 'u', 'f') AND n.nspname = ANY(%(schemas)s)
+ORDER BY n.nspname, c.relname, con.conname
+"""
+
+_SCHEMAS_SQL = """
+SELECT nspname FROM pg_namespace
+WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND nspname !~ '^pg_(toast_)?temp_'
+"""
+
+_FK_ACTIONS = {
+    "a": "NO ACTION",
+    "r": "RESTRICT",
+    "c": "CASCADE",
+    "n": "SET NULL",
+    "d": "SET DEFAULT",
+}
+
+_INT_TYPES = {"int2": "smallint", "int4": "integer", "int8": "bigint"}
+_SIMPLE_TYPES = {
+    "bool": "boolean",
+    "numeric": "decimal",
+    "float4": "float",
+    "float8": "double",
+    "money": "money",
+    "text": "text",
+    "varchar": "string",
+    "bpchar": "string",
+    "name": "string",
+    "citext": "text",
+    "bytea": "binary",
+    "date": "date",
+    "time": "time",
+    "timetz": "timetz",
+    "timestamp": "timestamp",
+    "timestamptz": "timestamptz",
+    "json": "json",
+    "jsonb": "jsonb",
+    "uuid": "uuid",
+}
+
+
+def simple_type(
+    base_type: str, category: str, *, is_pk: bool, auto: bool, is_fk: bool, single_pk: bool
+) -> str:
+    """DreamFactory's simple type for a column (spec §4.2)."""
+    if category == "A":
+        return "array"
+    if base_type in _INT_TYPES:
+        if is_pk and auto and single_pk:
+            return {"int2": "smallid", "int4": "id", "int8": "bigid"}[base_type]
+        if is_fk:
+            return "reference"
+        return _INT_TYPES[base_type]
+    if category == "E":
+        return "string"
+    return _SIMPLE_TYPES.get(base_type, "string")
+
+
+def introspect(conn: psycopg.Connection[Any], schema: str) -> SchemaCache:
+    """Build the SchemaCache for `schema` ("" = every user schema) over one connection."""
+    if schema:
+        schemas = [schema]
+        default_schema = schema
+    else:
+        schemas = [r[0] for r in conn.execute(_SCHEMAS_SQL).fetchall()]
+        default_schema = "public"
+    version = conn.info.server_version
+    params = {"schemas": schemas}
+
+    def api_name(nsp: str, rel: str) -> str:
+        return rel if nsp == default_schema else f"{nsp}.{rel}"
+
+    tables_raw = conn.execute(_TABLES_SQL, params).fetchall()
+    columns_raw = conn.execute(_COLUMNS_SQL, params).fetchall()
+    constraints_raw = conn.execute(_CONSTRAINTS_SQL, params).fetchall()
+
+    pks: dict[tuple[str, str], tuple[str, ...]] = {}
+    uniques: dict[tuple[str, str], list[tuple[str, ...]]] = defaultdict(list)
+    fks: list[tuple[str, str, str, tuple[str, ...], str, str, tuple[str, ...], str, str]] = []
+    for nsp, rel, conname, contype, cols, rnsp, rrel, rcols, upd, dele in constraints_raw:
+        key = (nsp, rel)
+        if contype == "p":
+            pks[key] = tuple(cols)
+        elif contype == "u":
+            uniques[key].append(tuple(cols))
+        elif contype == "f" and rnsp in schemas:
+            fks.append((nsp, rel, conname, tuple(cols), rnsp, rrel, tuple(rcols), upd, dele))
+
+    fk_columns: set[tuple[str, str, str]] = set()
+    for nsp, rel, _c, cols, *_rest in fks:
+        if len(cols) == 1:
+            fk_columns.add((nsp, rel, cols[0]))
+
+    cols_by_table: dict[tuple[str, str], list[Column]] = defaultdict(list)
+    for row in columns_raw:
+        (nsp, rel, att, num, db_type, base, cat, nullable, default, ident, gen, ln, prec, sc) = row
+        key = (nsp, rel)
+        pk = pks.get(key, ())
+        auto = bool(ident) or bool(default and default.startswith("nextval("))
+        is_pk = att in pk
+        cols_by_table[key].append(
+            Column(
+                name=att,
+                position=num,
+                db_type=db_type,
+                base_type=base,
+                category=cat,
+                nullable=bool(nullable) and not is_pk,
+                default=default,
+                is_primary_key=is_pk,
+                auto_increment=auto,
+                is_generated=bool(gen),
+                is_unique=(att,) in uniques.get(key, ()) or pk == (att,),
+                length=ln,
+                precision=prec,
+                scale=sc,
+                simple_type=simple_type(
+                    base,
+                    cat,
+                    is_pk=is_pk,
+                    auto=auto,
+                    is_fk=(nsp, rel, att) in fk_columns,
+                    single_pk=len(pk) == 1,
+                ),
+            )
+        )
+
+    relations: dict[tuple[str, str], list[Relation]] = defaultdict(list)
+    for nsp, rel, conname, cols, rnsp, rrel, rcols, upd, dele in fks:
+        parent = api_name(rnsp, rrel)
+        child = api_name(nsp, rel)
+        relations[(nsp, rel)].append(
+            Relation(
+                name=f"{parent}_by_{'_'.join(cols)}",
+                type="belongs_to",
+                fields=cols,
+                ref_table=parent,
+                ref_fields=rcols,
+                constraint=conname,
+                on_update=_FK_ACTIONS.get(upd),
+                on_delete=_FK_ACTIONS.get(dele),
+            )
+        )
+        child_unique = cols == pks.get((nsp, rel)) or cols in uniques.get((nsp, rel), ())
+        relations[(rnsp, rrel)].append(
+            Relation(
+                name=f"{child}_by_{'_'.join(cols)}",
+                type="has_one" if child_unique else "has_many",
+                fields=rcols,
+                ref_table=child,
+                ref_fields=cols,
+                constraint=conname,
+                on_update=_FK_ACTIONS.get(upd),
+                on_delete=_FK_ACTIONS.get(dele),
+            )
+        )
+
+    tables: dict[str, Table] = {}
+    for nsp, rel, is_view in tables_raw:
+        name = api_name(nsp, rel)
+        tables[name.lower()] = Table(
+            name=name,
+            schema=nsp,
+            db_name=rel,
+            is_view=bool(is_view),
+            columns=tuple(cols_by_table.get((nsp, rel), ())),
+            primary_key=pks.get((nsp, rel), ()),
+            relations=tuple(sorted(relations.get((nsp, rel), ()), key=lambda r: r.name)),
+        )
+    return SchemaCache(tables=tables, server_version=version)

@@ -1,0 +1,123 @@
+"""Service: a namespace plus the settings to reach one PostgreSQL database (spec §9.3).
+
+Saving or deleting a service bumps the metadata version so every process drops its pools and
+schema cache for it (see services/registry.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from services.fields import EncryptedTextField
+
+NAME_PATTERN = re.compile(r"^[a-z0-9_]+$")
+# Names the gateway itself serves under /api/v2/, or that DreamFactory reserves.
+RESERVED_NAMES = frozenset(
+    {"system", "user", "api_docs", "admin", "api", "static", "health", "ready", "metrics", "docs"}
+)
+SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
+MASKED_PASSWORD = "**********"  # noqa: S105
+
+
+def validate_service_name(value: str) -> None:
+    """Namespaces are lower-case `[a-z0-9_]` and not a reserved word."""
+    if not NAME_PATTERN.match(value or ""):
+        raise ValidationError(
+            "Service name should only contain lower-case letters, numbers and underscores."
+        )
+    if value in RESERVED_NAMES:
+        raise ValidationError(f"Service name '{value}' is reserved; choose another name.")
+
+
+class Service(models.Model):
+    """A registered PostgreSQL database served at /api/v2/<name>/."""
+
+    # connection settings: a change to any of these rebuilds the pool
+    CONNECTION_FIELDS = (
+        "host",
+        "port",
+        "database",
+        "username",
+        "password",
+        "sslmode",
+        "sslrootcert",
+        "charset",
+        "timezone",
+        "application_name",
+        "statement_timeout",
+        "pool_min",
+        "pool_max",
+        "is_active",
+    )
+
+    name = models.CharField(
+        max_length=40, unique=True, validators=[validate_service_name], help_text="URL namespace"
+    )
+    label = models.CharField(max_length=80, blank=True)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    type = models.CharField(max_length=40, default="pgsql", editable=False)
+
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField(
+        default=5432, validators=[MinValueValidator(1), MaxValueValidator(65535)]
+    )
+    database = models.CharField(max_length=255)
+    username = models.CharField(max_length=255, blank=True)
+    password = EncryptedTextField(blank=True, default="")
+    schema = models.CharField(max_length=255, default="public", help_text="database schema served")
+    sslmode = models.CharField(max_length=16, choices=[(m, m) for m in SSL_MODES], default="prefer")
+    sslrootcert = models.CharField(max_length=1024, blank=True)
+    charset = models.CharField(max_length=32, blank=True, default="utf8")
+    timezone = models.CharField(max_length=64, blank=True)
+    application_name = models.CharField(max_length=64, blank=True, default="pg-gateway")
+
+    max_records = models.PositiveIntegerField(
+        default=1000, help_text="largest page a request may read (capped instance-wide)"
+    )
+    cache_enabled = models.BooleanField(default=False)
+    cache_ttl = models.PositiveIntegerField(default=0, help_text="seconds")
+    allow_upsert = models.BooleanField(default=False)
+    statement_timeout = models.PositiveIntegerField(
+        default=30_000, help_text="milliseconds; 0 disables"
+    )
+    pool_min = models.PositiveIntegerField(default=1)
+    pool_max = models.PositiveIntegerField(default=10, validators=[MinValueValidator(1)])
+
+    created_date = models.DateTimeField(auto_now_add=True)
+    last_modified_date = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self.label:
+            self.label = self.name
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def clean(self) -> None:
+        if self.pool_min > self.pool_max:
+            raise ValidationError({"pool_min": "pool_min may not exceed pool_max."})
+        if not self.host or not self.database:
+            raise ValidationError(
+                "Database connection information must contain at least host and database name."
+            )
+
+
+class MetadataVersion(models.Model):
+    """A single row whose counter every process polls to notice metadata changes."""
+
+    version = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "metadata version"
+
+    def __str__(self) -> str:
+        return f"metadata version {self.version}"

@@ -1,0 +1,320 @@
+"""Parse stage: verb, resource path, query options and JSON body -> an unbound Plan.
+
+Knows DreamFactory's parameter names and aliases (spec §3.2) and body wrapping (§1.4); answers
+400 naming the offending parameter. It never looks at the schema and never builds SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gateway.errors import BadRequest, NotFound, NotImplementedYet
+from services.plan.filters import parse_filter
+from services.plan.types import (
+    ALL_FIELDS,
+    BatchMode,
+    OrderItem,
+    Plan,
+    RelatedRequest,
+    ServiceRoot,
+    TableList,
+    TableRead,
+    TableWrite,
+)
+
+NO_BODY = object()
+
+_ALIASES = {
+    "fields": ("fields", "select"),
+    "filter": ("filter", "where"),
+    "limit": ("limit", "top"),
+    "offset": ("offset", "skip"),
+    "order": ("order", "sort", "order_by"),
+    "group": ("group", "group_by"),
+}
+# options the _table resource also takes from a JSON body object (spec §1.3)
+_BODY_OPTIONS = frozenset(
+    {
+        "fields",
+        "select",
+        "ids",
+        "filter",
+        "where",
+        "limit",
+        "top",
+        "offset",
+        "skip",
+        "order",
+        "sort",
+        "order_by",
+        "group",
+        "group_by",
+        "count_only",
+        "params",
+        "continue",
+        "rollback",
+        "id_field",
+        "related",
+        "include_count",
+        "as_list",
+    }
+)
+_TRUE = frozenset({"true", "1", "yes", "on", "t", "y"})
+NO_RECORDS = (
+    "No record(s) detected in request. Please make sure record(s) are wrapped in a 'resource' "
+    'tag. Example: {"resource":[{"record":1},{"record":2}]}'
+)
+_MAX_ID_COUNT = 10_000
+
+
+class Options:
+    """Query options with DF's aliases, falling back to the body's top-level keys."""
+
+    __slots__ = ("_body", "_query")
+
+    def __init__(self, query: Mapping[str, str], body: Any) -> None:
+        self._query = query
+        self._body = body if isinstance(body, dict) else {}
+
+    def get(self, name: str) -> Any:
+        for alias in _ALIASES.get(name, (name,)):
+            if alias in self._query:
+                return self._query[alias]
+        for alias in _ALIASES.get(name, (name,)):
+            if alias in _BODY_OPTIONS and alias in self._body:
+                return self._body[alias]
+        return None
+
+    def flag(self, name: str) -> bool:
+        value = self.get(name)
+        if isinstance(value, bool):
+            return value
+        return value is not None and str(value).strip().lower() in _TRUE
+
+    def raw_query(self) -> Mapping[str, str]:
+        return self._query
+
+
+def _as_int(value: Any, name: str) -> int | None:
+    """DF casts limit/offset to integers; junk becomes "not given"."""
+    if value is None or value == "":
+        return None
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _as_list(value: Any, name: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, list):
+        items = [str(v).strip() for v in value]
+    elif isinstance(value, str):
+        items = [v.strip() for v in value.split(",")]
+    else:
+        items = [str(value)]
+    items = [i for i in items if i]
+    return tuple(items) if items else None
+
+
+def _fields(options: Options) -> tuple[str, ...] | None:
+    fields = _as_list(options.get("fields"), "fields")
+    if fields and "*" in fields:
+        return ALL_FIELDS
+    return fields
+
+
+def _ids(options: Options) -> tuple[Any, ...] | None:
+    value = options.get("ids")
+    if value is None or value == "":
+        return None
+    if isinstance(value, list):
+        items = tuple(value)
+    elif isinstance(value, str):
+        items = tuple(v.strip() for v in value.split(",") if v.strip())
+    else:
+        items = (value,)
+    if len(items) > _MAX_ID_COUNT:
+        raise BadRequest(f"Too many ids: at most {_MAX_ID_COUNT} per request.")
+    return items or None
+
+
+def parse_order(value: Any, param: str = "order") -> tuple[OrderItem, ...]:
+    """`field [asc|desc] [nulls first|last], ...` (spec §3.2)."""
+    if value is None or value == "":
+        return ()
+    text = ",".join(value) if isinstance(value, list) else str(value)
+    if ";" in text:
+        raise BadRequest("Invalid order by clause in request.", context={"param": param})
+    items = []
+    for part in text.split(","):
+        words = part.split()
+        if not words:
+            continue
+        descending = False
+        nulls: Any = None
+        rest = [w.lower() for w in words[1:]]
+        if rest and rest[0] in ("asc", "desc"):
+            descending = rest.pop(0) == "desc"
+        if rest[:1] == ["nulls"] and len(rest) >= 2 and rest[1] in ("first", "last"):
+            nulls = rest[1]
+            rest = rest[2:]
+        if rest:
+            raise BadRequest(
+                f"Invalid field '{part.strip()}' in order by clause.",
+                context={"param": param, "expected": "field [asc|desc] [nulls first|last]"},
+            )
+        items.append(OrderItem(words[0].strip('"'), descending, nulls))
+    return tuple(items)
+
+
+def _related(options: Options) -> tuple[RelatedRequest, ...] | str:
+    names = _as_list(options.get("related"), "related")
+    if not names:
+        return ()
+    if "*" in names:
+        return "*"
+    query = options.raw_query()
+    out = []
+    for name in names:
+        prefix_dot, prefix_us = f"{name}.", f"{name}_"
+
+        def rel_opt(opt: str, dot: str = prefix_dot, us: str = prefix_us) -> Any:
+            return query.get(dot + opt, query.get(us + opt))
+
+        fields = _as_list(rel_opt("fields"), f"{name}.fields")
+        out.append(
+            RelatedRequest(
+                name=name,
+                fields=ALL_FIELDS if fields and "*" in fields else fields,
+                limit=_as_int(rel_opt("limit"), f"{name}.limit"),
+                order=parse_order(rel_opt("order"), f"{name}.order"),
+            )
+        )
+    return tuple(out)
+
+
+def _mode(options: Options) -> BatchMode:
+    cont, rollback = options.flag("continue"), options.flag("rollback")
+    if cont and rollback:
+        raise BadRequest("Rollback and continue operations can not be requested at the same time.")
+    return "continue" if cont else "rollback" if rollback else "stop"
+
+
+def records_from_body(body: Any) -> tuple[Any, ...] | None:
+    """Unwrap records (spec §1.4): {"resource": [...]} or a bare array; a bare object has none."""
+    if isinstance(body, dict):
+        if "resource" in body:
+            records = body["resource"]
+            if isinstance(records, dict):
+                return (records,)
+            if isinstance(records, list):
+                return tuple(records)
+            raise BadRequest("The 'resource' member must be an array of records.")
+        return None
+    if isinstance(body, list):
+        return tuple(body)
+    return None
+
+
+def parse_request(
+    verb: str, segments: list[str], query: Mapping[str, str], body: Any = NO_BODY
+) -> Plan:
+    """Turn one data API request into a Plan, or raise a 400/404 naming what is wrong."""
+    options = Options(query, body)
+    if not segments:
+        if verb != "GET":
+            raise BadRequest(f"{verb} is not supported on the service root.")
+        return ServiceRoot(as_list=options.flag("as_list"), all_fields=_fields(options) is not None)
+    resource = segments[0]
+    if resource in ("_schema", "_proc", "_func", "_spec"):
+        raise NotImplementedYet(f"Resource '{resource}' is not available yet on this gateway.")
+    if resource != "_table":
+        raise NotFound(f"Resource '{resource}' not found for service.")
+    if len(segments) == 1:
+        if verb != "GET":
+            raise BadRequest(f"{verb} is not supported on the table list; name a table.")
+        return TableList(
+            all_fields=_fields(options) == ALL_FIELDS,
+            as_list=options.flag("as_list"),
+            ids=_as_list(options.get("ids"), "ids"),
+            refresh=options.flag("refresh"),
+        )
+    if len(segments) > 3:
+        raise NotFound("Resource not found: a record path is /_table/{table}/{id}.")
+    table = segments[1]
+    record_id = segments[2] if len(segments) == 3 and segments[2] != "" else None
+    params = options.get("params")
+    if params is not None and not isinstance(params, dict):
+        raise BadRequest('params must be an object, e.g. {":status": "active"}.')
+    filter_text = options.get("filter")
+    if filter_text is not None and not isinstance(filter_text, str):
+        raise BadRequest("filter must be a string.", context={"param": "filter"})
+    filter_node = parse_filter(filter_text, params)
+    id_field = _as_list(options.get("id_field"), "id_field")
+    records = records_from_body(body) if body is not NO_BODY else None
+
+    if verb == "GET":
+        return TableRead(
+            table=table,
+            fields=_fields(options),
+            filter=filter_node,
+            order=parse_order(options.get("order")),
+            limit=_as_int(options.get("limit"), "limit"),
+            offset=max(0, _as_int(options.get("offset"), "offset") or 0),
+            include_count=options.flag("include_count"),
+            count_only=options.flag("count_only"),
+            ids=_ids(options),
+            record_id=record_id,
+            records=records,
+            id_field=id_field,
+            related=_related(options),  # type: ignore[arg-type]
+            continue_on_error=options.flag("continue"),
+            as_list=options.flag("as_list"),
+            refresh=options.flag("refresh"),
+        )
+    mode = _mode(options)
+    common: dict[str, Any] = {
+        "table": table,
+        "fields": _fields(options),
+        "id_field": id_field,
+        "mode": mode,
+        "related": _related(options),
+        "as_list": options.flag("as_list"),
+    }
+    if verb == "POST":
+        if record_id is not None:
+            raise BadRequest("Create record by identifier not currently supported.")
+        if body is NO_BODY or not records:
+            raise BadRequest(NO_RECORDS)
+        return TableWrite(action="create", records=records, **common)
+    if verb in ("PUT", "PATCH"):
+        if record_id is not None:
+            if not isinstance(body, dict) or not body:
+                raise BadRequest("The request contains no valid record fields.")
+            record = body.get("resource", body) if isinstance(body.get("resource"), dict) else body
+            return TableWrite(action="update", records=(record,), record_id=record_id, **common)
+        ids = _ids(options)
+        if ids is not None or filter_node is not None:
+            if not records:
+                raise BadRequest(NO_RECORDS)
+            return TableWrite(
+                action="update", records=records[:1], ids=ids, filter=filter_node, **common
+            )
+        if not records:
+            raise BadRequest(NO_RECORDS)
+        return TableWrite(action="update", records=records, **common)
+    if verb == "DELETE":
+        if record_id is not None:
+            return TableWrite(action="delete", record_id=record_id, **common)
+        ids = _ids(options)
+        if ids is not None or filter_node is not None:
+            return TableWrite(action="delete", ids=ids, filter=filter_node, **common)
+        if records:
+            return TableWrite(action="delete", records=records, **common)
+        if options.flag("force"):
+            return TableWrite(action="delete", force=True, **common)
+        raise BadRequest("No filter or records given for delete request.")
+    raise BadRequest(f"Method {verb} is not supported by this resource.")

@@ -1,0 +1,142 @@
+"""Namespace -> live service (config snapshot, pool, schema cache), cached in process.
+
+A request never queries the metadata DB: this process re-reads the services only when the
+MetadataVersion counter moved, and checks that counter at most every
+GATEWAY_METADATA_POLL_SECONDS. A changed connection setting replaces the pool.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from gateway.errors import Forbidden, NotFound
+from services.config import ServiceConfig
+from services.introspection import introspect
+from services.pools import ServicePool
+from services.schema_cache import SchemaCache
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LiveService:
+    """One active service in this process: its snapshot, pool and (lazy) schema cache."""
+
+    config: ServiceConfig
+    pool: ServicePool
+    _schema: SchemaCache | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def schema(self, *, refresh: bool = False) -> SchemaCache:
+        """The schema cache, introspected on first use or when `refresh` is asked."""
+        cached = self._schema
+        if cached is not None and not refresh:
+            return cached
+        with self._lock:
+            if self._schema is None or refresh:
+                with self.pool.connection() as conn:
+                    self._schema = introspect(conn, self.config.schema)
+            return self._schema
+
+    def drop_schema(self) -> None:
+        self._schema = None
+
+
+class Registry:
+    """The process-wide map of services, refreshed by the metadata version stamp."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._services: dict[str, LiveService] = {}
+        self._version: int | None = None
+        self._checked_at = 0.0
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call `listener` whenever this process notices a metadata change."""
+        self._listeners.append(listener)
+
+    def get(self, name: str) -> LiveService:
+        """The live service for a namespace: 404 unknown, 403 inactive (spec §2.2)."""
+        now = time.monotonic()
+        if now - self._checked_at >= settings.GATEWAY_METADATA_POLL_SECONDS:
+            self._sync(now)
+        live = self._services.get(name.lower())
+        if live is None:
+            raise NotFound(f"Could not find a service for {name}")
+        if not live.config.is_active:
+            raise Forbidden(f"Service {live.config.name} is deactivated.")
+        return live
+
+    def invalidate(self) -> None:
+        """Re-read services on the next request (this process wrote a change)."""
+        self._checked_at = 0.0
+        self._version = None
+
+    def _sync(self, now: float) -> None:
+        from services.models import MetadataVersion, Service
+
+        with self._lock:
+            row = MetadataVersion.objects.filter(pk=1).values_list("version", flat=True).first()
+            version = row or 0
+            self._checked_at = now
+            if version == self._version:
+                return
+            fresh = {s.name: ServiceConfig.from_model(s) for s in Service.objects.all()}
+            old = self._services
+            new: dict[str, LiveService] = {}
+            for name, config in fresh.items():
+                prev = old.get(name)
+                if prev is not None and prev.config.connection_key == config.connection_key:
+                    if config.is_active:
+                        new[name] = LiveService(config, prev.pool, prev._schema)
+                        if config.schema != prev.config.schema:
+                            new[name].drop_schema()
+                        continue
+                    prev.pool.close()
+                    new[name] = LiveService(config, ServicePool(config))
+                    continue
+                if prev is not None:
+                    prev.pool.close()
+                new[name] = LiveService(config, ServicePool(config))
+            for name, prev in old.items():
+                if name not in fresh:
+                    prev.pool.close()
+            self._services = new
+            self._version = version
+        for listener in self._listeners:
+            listener()
+
+    def close_all(self) -> None:
+        with self._lock:
+            for live in self._services.values():
+                live.pool.close()
+            self._services = {}
+            self._version = None
+
+    def pool_stats(self) -> dict[str, dict[str, Any]]:
+        return {name: live.pool.stats() for name, live in self._services.items()}
+
+
+registry = Registry()
+
+
+def bump_metadata_version() -> None:
+    """Tell every process that services changed (called on save/delete)."""
+    from services.models import MetadataVersion
+
+    with transaction.atomic():
+        updated = MetadataVersion.objects.filter(pk=1).update(version=F("version") + 1)
+        if not updated:
+            MetadataVersion.objects.get_or_create(pk=1, defaults={"version": 1})
+    transaction.on_commit(registry.invalidate)
+    registry.invalidate()

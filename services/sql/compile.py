@@ -1,0 +1,258 @@
+"""Compile stage: Bound plans -> Statements (psycopg.sql + bound params). Pure: no I/O.
+
+Reads let PostgreSQL build the JSON (json_agg / row_to_json) so Python passes bytes through;
+related rows are correlated subqueries, so a read with `related` is still one round trip.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import sql
+
+from services.plan.types import BoundNode, BoundRead, BoundRelated
+from services.schema_cache import Column, Table
+from services.sql.fragments import (
+    column_ref,
+    key_match,
+    order_by,
+    qualified,
+    record_json,
+    select_list,
+    where_clause,
+    where_expr,
+)
+
+_T = sql.Identifier("_t")
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    query: sql.Composable
+    params: list[Any]
+
+
+def _row_select(
+    read: BoundRead,
+    params: list[Any],
+    where: BoundNode | None,
+    key: tuple[Any, ...] | None = None,
+) -> sql.Composable:
+    """`SELECT <columns, related> FROM table AS _t WHERE ...` (no order/limit)."""
+    items = select_list(read.columns) + _related_items(read.table, read.related, params)
+    conditions = []
+    if where is not None:
+        conditions.append(where_expr(where, params))
+    if key is not None:
+        conditions.append(key_match(read.keys, key, params))
+    where_sql = (
+        sql.SQL(" WHERE {}").format(sql.SQL(" AND ").join(conditions))
+        if conditions
+        else sql.SQL("")
+    )
+    return sql.SQL("SELECT {items} FROM {tbl} AS {t}{where}").format(
+        items=sql.SQL(", ").join(items), tbl=qualified(read.table), t=_T, where=where_sql
+    )
+
+
+def _related_items(
+    table: Table, related: tuple[BoundRelated, ...], params: list[Any]
+) -> list[sql.Composable]:
+    items = []
+    for n, rel in enumerate(related):
+        alias = sql.Identifier(f"_r{n}")
+        out = sql.Identifier(f"_r{n}_o")
+        join = sql.SQL(" AND ").join(
+            sql.SQL("{} = {}").format(
+                column_ref(rel.table.column(rf), alias), column_ref(table.column(lf), _T)
+            )
+            for lf, rf in zip(rel.relation.fields, rel.relation.ref_fields, strict=True)
+        )
+        inner = sql.SQL("SELECT {cols} FROM {tbl} AS {alias} WHERE {join}{order}").format(
+            cols=sql.SQL(", ").join(select_list(rel.columns, alias)),
+            tbl=qualified(rel.table),
+            alias=alias,
+            join=join,
+            order=order_by(rel.order, alias),
+        )
+        if rel.relation.type == "has_many":
+            params.append(rel.limit)
+            expr = sql.SQL(
+                "(SELECT coalesce(json_agg({out}), '[]'::json) FROM ({inner} LIMIT %s) AS {out})"
+            ).format(out=out, inner=inner)
+        else:
+            expr = sql.SQL("(SELECT row_to_json({out}) FROM ({inner} LIMIT 1) AS {out})").format(
+                out=out, inner=inner
+            )
+            if rel.relation.type == "has_one":
+                expr = sql.SQL("coalesce({}, '[]'::json)").format(expr)
+        items.append(sql.SQL("{} AS {}").format(expr, sql.Identifier(rel.relation.name)))
+    return items
+
+
+def compile_page(read: BoundRead, row_filter: BoundNode | None = None) -> Statement:
+    """A page of rows as one JSON array, plus the count and the "more rows" probe when asked.
+
+    Returns one row: (json_text, count or NULL, more or NULL).
+    """
+    params: list[Any] = []
+    where = _combine(read.where, row_filter)
+    rows = _row_select(read, params, where)
+    params.extend((read.limit, read.offset))
+    body = sql.SQL(
+        "SELECT coalesce(json_agg(_p), '[]'::json)::text"
+        " FROM ({rows}{order} LIMIT %s OFFSET %s) AS _p"
+    ).format(rows=rows, order=order_by(read.order))
+    count: sql.Composable = sql.SQL("NULL::bigint")
+    more: sql.Composable = sql.SQL("NULL::boolean")
+    if read.count:
+        count = sql.SQL("(SELECT count(*) FROM {tbl} AS {t}{where})").format(
+            tbl=qualified(read.table), t=_T, where=where_clause(where, params)
+        )
+    if read.probe_more:
+        more = sql.SQL("EXISTS (SELECT 1 FROM {tbl} AS {t}{where} OFFSET %s LIMIT 1)").format(
+            tbl=qualified(read.table), t=_T, where=where_clause(where, params)
+        )
+        params.append(read.offset + read.limit)
+    return Statement(sql.SQL("SELECT ({}), {}, {}").format(body, count, more), params)
+
+
+def compile_count(table: Table, where: BoundNode | None) -> Statement:
+    params: list[Any] = []
+    query = sql.SQL("SELECT count(*) FROM {tbl} AS {t}{where}").format(
+        tbl=qualified(table), t=_T, where=where_clause(where, params)
+    )
+    return Statement(query, params)
+
+
+def compile_key_lookup(read: BoundRead, row_filter: BoundNode | None = None) -> Statement:
+    """One JSON text per requested identifier (NULL where no row matches), in request order."""
+    params: list[Any] = []
+    where = _combine(read.where, row_filter)
+    subqueries = [
+        sql.SQL("(SELECT row_to_json(_p)::text FROM ({rows} LIMIT 1) AS _p)").format(
+            rows=_row_select(read, params, where, key)
+        )
+        for key in read.key_values or ()
+    ]
+    return Statement(
+        sql.SQL("SELECT ARRAY[{}]::text[]").format(sql.SQL(", ").join(subqueries)), params
+    )
+
+
+def _combine(a: BoundNode | None, b: BoundNode | None) -> BoundNode | None:
+    from services.plan.types import BoundLogic
+
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return BoundLogic("and", (a, b))
+
+
+def compile_insert(
+    table: Table, values: dict[str, Any], returning: tuple[Column, ...]
+) -> Statement:
+    names = list(values)
+    params = [values[n] for n in names]
+    query = sql.SQL("INSERT INTO {tbl} AS {t} ({cols}) VALUES ({vals}) RETURNING {ret}").format(
+        tbl=qualified(table),
+        t=_T,
+        cols=sql.SQL(", ").join(sql.Identifier(n) for n in names),
+        vals=sql.SQL(", ").join(sql.Placeholder() * len(names)),
+        ret=record_json(returning),
+    )
+    return Statement(query, params)
+
+
+def compile_upsert(
+    table: Table,
+    keys: tuple[Column, ...],
+    key: tuple[Any, ...],
+    values: dict[str, Any],
+    returning: tuple[Column, ...],
+) -> Statement:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE: the allow_upsert form of an update by key."""
+    row = {k.name: v for k, v in zip(keys, key, strict=True)} | values
+    names = list(row)
+    updates = [n for n in values if n not in {k.name for k in keys}]
+    action = (
+        sql.SQL("DO UPDATE SET {}").format(
+            sql.SQL(", ").join(
+                sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n in updates
+            )
+        )
+        if updates
+        else sql.SQL("DO NOTHING")
+    )
+    query = sql.SQL(
+        "INSERT INTO {tbl} AS {t} ({cols}) VALUES ({vals})"
+        " ON CONFLICT ({keys}) {action} RETURNING {ret}"
+    ).format(
+        tbl=qualified(table),
+        t=_T,
+        cols=sql.SQL(", ").join(sql.Identifier(n) for n in names),
+        vals=sql.SQL(", ").join(sql.Placeholder() * len(names)),
+        keys=sql.SQL(", ").join(sql.Identifier(k.name) for k in keys),
+        action=action,
+        ret=record_json(returning),
+    )
+    return Statement(query, [row[n] for n in names])
+
+
+def compile_update(
+    table: Table,
+    values: dict[str, Any],
+    returning: tuple[Column, ...],
+    *,
+    keys: tuple[Column, ...] = (),
+    key: tuple[Any, ...] | None = None,
+    where: BoundNode | None = None,
+) -> Statement:
+    """UPDATE by key (one row, RETURNING its JSON) or by filter (a JSON array of all rows)."""
+    params: list[Any] = list(values.values())
+    sets = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(n)) for n in values)
+    conditions = []
+    if key is not None:
+        conditions.append(key_match(keys, key, params))
+    if where is not None:
+        conditions.append(where_expr(where, params))
+    cond = sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("TRUE")
+    query = sql.SQL("UPDATE {tbl} AS {t} SET {sets} WHERE {cond} RETURNING {ret}").format(
+        tbl=qualified(table), t=_T, sets=sets, cond=cond, ret=record_json(returning)
+    )
+    if key is None:
+        query = _aggregate(query)
+    return Statement(query, params)
+
+
+def compile_delete(
+    table: Table,
+    returning: tuple[Column, ...],
+    *,
+    keys: tuple[Column, ...] = (),
+    key: tuple[Any, ...] | None = None,
+    where: BoundNode | None = None,
+) -> Statement:
+    """DELETE by key (RETURNING the row's JSON) or by filter/force (a JSON array)."""
+    params: list[Any] = []
+    conditions = []
+    if key is not None:
+        conditions.append(key_match(keys, key, params))
+    if where is not None:
+        conditions.append(where_expr(where, params))
+    cond = sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("TRUE")
+    query = sql.SQL("DELETE FROM {tbl} AS {t} WHERE {cond} RETURNING {ret}").format(
+        tbl=qualified(table), t=_T, cond=cond, ret=record_json(returning)
+    )
+    if key is None:
+        query = _aggregate(query)
+    return Statement(query, params)
+
+
+def _aggregate(write: sql.Composable) -> sql.Composable:
+    """Wrap a many-row write so it answers one JSON array text."""
+    return sql.SQL(
+        "WITH _w AS ({} AS _j) SELECT coalesce(json_agg(_j::json), '[]'::json)::text FROM _w"
+    ).format(write)

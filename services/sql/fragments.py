@@ -1,0 +1,136 @@
+"""Tiny functions returning psycopg.sql pieces: names, output expressions, WHERE, ORDER BY.
+
+Identifiers only ever come from resolved schema-cache objects and are quoted by sql.Identifier;
+every value is appended to `params` and stands as a placeholder. The SQL keywords here are ours.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+
+from services.plan.types import BoundCondition, BoundNode, BoundOrder
+from services.schema_cache import Column, Table
+
+_COMPARISON = {op: sql.SQL(op) for op in ("=", "!=", ">", ">=", "<", "<=")}
+_TEXTUAL = frozenset({"text", "varchar", "bpchar", "name", "citext"})
+_ALIAS = sql.Identifier("_t")
+_PATTERN_NEGATED = frozenset({"not like", "not contains", "not starts with", "not ends with"})
+
+
+def qualified(table: Table) -> sql.Composable:
+    return sql.Identifier(table.schema, table.db_name)
+
+
+def column_ref(column: Column, alias: sql.Composable = _ALIAS) -> sql.Composable:
+    return sql.Composed([alias, sql.SQL("."), sql.Identifier(column.name)])
+
+
+def output_expr(column: Column, alias: sql.Composable = _ALIAS) -> sql.Composable:
+    """How a column is read for JSON output: bytea as base64, money as an exact number."""
+    ref = column_ref(column, alias)
+    if column.base_type == "bytea" and not column.is_array:
+        return sql.SQL("translate(encode({}, 'base64'), chr(10), '')").format(ref)
+    if column.base_type == "money" and not column.is_array:
+        return sql.SQL("{}::numeric").format(ref)
+    return ref
+
+
+def select_list(
+    columns: tuple[Column, ...], alias: sql.Composable = _ALIAS
+) -> list[sql.Composable]:
+    return [
+        sql.SQL("{} AS {}").format(output_expr(c, alias), sql.Identifier(c.name)) for c in columns
+    ]
+
+
+def record_json(columns: tuple[Column, ...], alias: sql.Composable = _ALIAS) -> sql.Composable:
+    """A scalar expression: the row's chosen columns as JSON text (usable in RETURNING)."""
+    return sql.SQL("(SELECT row_to_json(_x) FROM (SELECT {}) AS _x)::text").format(
+        sql.SQL(", ").join(select_list(columns, alias))
+    )
+
+
+def _text_ref(column: Column, alias: sql.Composable) -> sql.Composable:
+    ref = column_ref(column, alias)
+    if column.base_type in _TEXTUAL and not column.is_array:
+        return ref
+    return sql.SQL("{}::text").format(ref)
+
+
+def _condition(cond: BoundCondition, params: list[Any], alias: sql.Composable) -> sql.Composable:
+    op = cond.op
+    ref = column_ref(cond.column, alias)
+    if op in _COMPARISON:
+        params.append(cond.value)
+        return sql.SQL("{} {} %s").format(ref, _COMPARISON[op])
+    if op == "is null":
+        return sql.SQL("{} IS NULL").format(ref)
+    if op == "is not null":
+        return sql.SQL("{} IS NOT NULL").format(ref)
+    if op in ("in", "not in"):
+        values = cond.value
+        params.extend(values)
+        placeholders = sql.SQL(", ").join(sql.Placeholder() * len(values))
+        keyword = sql.SQL("NOT IN") if op == "not in" else sql.SQL("IN")
+        return sql.SQL("{} {} ({})").format(ref, keyword, placeholders)
+    if op == "all":
+        params.extend(cond.value)
+        parts = [sql.SQL("{} = %s").format(ref) for _ in cond.value]
+        return sql.SQL("({})").format(sql.SQL(" AND ").join(parts))
+    if op in ("between", "not between"):
+        params.extend(cond.value)
+        keyword = sql.SQL("NOT BETWEEN") if op == "not between" else sql.SQL("BETWEEN")
+        return sql.SQL("{} {} %s AND %s").format(ref, keyword)
+    # like and the pattern word forms (values already wrapped and escaped by bind)
+    params.append(cond.value)
+    keyword = sql.SQL("NOT LIKE") if op in _PATTERN_NEGATED else sql.SQL("LIKE")
+    return sql.SQL("{} {} %s").format(_text_ref(cond.column, alias), keyword)
+
+
+def where_expr(
+    node: BoundNode, params: list[Any], alias: sql.Composable = _ALIAS
+) -> sql.Composable:
+    """The boolean expression for a bound filter; values go to `params` in order."""
+    if isinstance(node, BoundCondition):
+        return _condition(node, params, alias)
+    if node.op == "not":
+        return sql.SQL("NOT ({})").format(where_expr(node.items[0], params, alias))
+    joiner = sql.SQL(" AND ") if node.op == "and" else sql.SQL(" OR ")
+    return sql.SQL("({})").format(joiner.join(where_expr(i, params, alias) for i in node.items))
+
+
+def where_clause(
+    node: BoundNode | None, params: list[Any], alias: sql.Composable = _ALIAS
+) -> sql.Composable:
+    if node is None:
+        return sql.SQL("")
+    return sql.SQL(" WHERE {}").format(where_expr(node, params, alias))
+
+
+def key_match(
+    keys: tuple[Column, ...],
+    values: tuple[Any, ...],
+    params: list[Any],
+    alias: sql.Composable = _ALIAS,
+) -> sql.Composable:
+    """`k1 = %s AND k2 = %s` for one identifier."""
+    params.extend(values)
+    return sql.SQL(" AND ").join(sql.SQL("{} = %s").format(column_ref(k, alias)) for k in keys)
+
+
+def order_by(order: tuple[BoundOrder, ...], alias: sql.Composable = _ALIAS) -> sql.Composable:
+    if not order:
+        return sql.SQL("")
+    items = []
+    for item in order:
+        part = sql.SQL("{} {}").format(
+            column_ref(item.column, alias), sql.SQL("DESC" if item.descending else "ASC")
+        )
+        if item.nulls:
+            part = sql.SQL("{} {}").format(
+                part, sql.SQL("NULLS FIRST" if item.nulls == "first" else "NULLS LAST")
+            )
+        items.append(part)
+    return sql.SQL(" ORDER BY {}").format(sql.SQL(", ").join(items))

@@ -22,7 +22,7 @@ NO_API_KEY = (
     "No API Key provided. Please provide a valid API Key using X-DreamFactory-API-Key request "
     "header or 'api_key' url query parameter."
 )
-NO_TOKEN = (
+MISSING_JWT = (
     "No session token (JWT) provided. Please provide a valid JWT using "
     "X-DreamFactory-Session-Token request header or 'session_token' url query parameter."
 )
@@ -65,5 +65,5 @@ def authorize(principal: Principal, service: str, component: str, verb: str) -> 
     if principal.api_key is None:
         raise NotAuthenticated(NO_API_KEY)
     if principal.session is None:
-        raise NotAuthenticated(NO_TOKEN)
+        raise NotAuthenticated(MISSING_JWT)
     raise Forbidden(NO_ROLE)

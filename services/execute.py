@@ -229,7 +229,7 @@ def _batch(live: LiveService, write: BoundWrite, row_filter: BoundNode | None) -
             raise classify(exc) from None
     if not errors:
         return _finish(write, outputs)
-    rolled_back = write.mode == "rollback" or errors[0][0] == 0
+    rolled_back = write.mode == "rollback" or (write.mode == "stop" and errors[0][0] == 0)
     written = [] if rolled_back else [i for i, r in enumerate(results) if isinstance(r, str)]
     raise _batch_error(write, results, written, rolled_back=write.mode == "rollback")
 

@@ -111,17 +111,16 @@ def bind_order(table: Table, order: tuple[OrderItem, ...]) -> tuple[BoundOrder, 
 def _bind_related(
     schema: SchemaCache,
     table: Table,
-    related: tuple[RelatedRequest, ...] | str,
+    related: tuple[RelatedRequest, ...],
     max_records: int,
 ) -> tuple[BoundRelated, ...]:
-    if related == "*":
-        requests: tuple[RelatedRequest, ...] = tuple(
-            RelatedRequest(r.name) for r in table.relations
+    if related and related[0].name == "*":
+        options = {r.name.lower(): r for r in related[1:]}
+        related = tuple(
+            options.get(r.name.lower(), RelatedRequest(r.name)) for r in table.relations
         )
-    else:
-        requests = related  # type: ignore[assignment]
     out = []
-    for req in requests:
+    for req in related:
         relation = table.relation(req.name)
         other = schema.table(relation.ref_table)
         limit = req.limit if req.limit and 0 < req.limit <= max_records else max_records

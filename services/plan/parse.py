@@ -170,30 +170,39 @@ def parse_order(value: Any, param: str = "order") -> tuple[OrderItem, ...]:
     return tuple(items)
 
 
-def _related(options: Options) -> tuple[RelatedRequest, ...] | str:
+_REL_OPTIONS = ("fields", "limit", "order")
+
+
+def _related_request(name: str, query: Mapping[str, str]) -> RelatedRequest:
+    """`related` entry `name` with its `{name}.fields|limit|order` (or `{name}_...`) options."""
+
+    def opt(option: str) -> Any:
+        return query.get(f"{name}.{option}", query.get(f"{name}_{option}"))
+
+    fields = _as_list(opt("fields"), f"{name}.fields")
+    return RelatedRequest(
+        name=name,
+        fields=ALL_FIELDS if fields and "*" in fields else fields,
+        limit=_as_int(opt("limit"), f"{name}.limit"),
+        order=parse_order(opt("order"), f"{name}.order"),
+    )
+
+
+def _related(options: Options) -> tuple[RelatedRequest, ...]:
+    """Explicit names, or for `*` a first entry named "*" followed by any per-name options."""
     names = _as_list(options.get("related"), "related")
     if not names:
         return ()
-    if "*" in names:
-        return "*"
     query = options.raw_query()
-    out = []
-    for name in names:
-        prefix_dot, prefix_us = f"{name}.", f"{name}_"
-
-        def rel_opt(opt: str, dot: str = prefix_dot, us: str = prefix_us) -> Any:
-            return query.get(dot + opt, query.get(us + opt))
-
-        fields = _as_list(rel_opt("fields"), f"{name}.fields")
-        out.append(
-            RelatedRequest(
-                name=name,
-                fields=ALL_FIELDS if fields and "*" in fields else fields,
-                limit=_as_int(rel_opt("limit"), f"{name}.limit"),
-                order=parse_order(rel_opt("order"), f"{name}.order"),
-            )
-        )
-    return tuple(out)
+    if "*" in names:
+        named = set()
+        for key in query:
+            for option in _REL_OPTIONS:
+                for sep in (".", "_"):
+                    if key.endswith(sep + option) and len(key) > len(option) + 1:
+                        named.add(key[: -len(option) - 1])
+        return (RelatedRequest("*"), *(_related_request(n, query) for n in sorted(named)))
+    return tuple(_related_request(n, query) for n in names)
 
 
 def _mode(options: Options) -> BatchMode:
@@ -270,7 +279,7 @@ def parse_request(
             record_id=record_id,
             records=records,
             id_field=id_field,
-            related=_related(options),  # type: ignore[arg-type]
+            related=_related(options),
             continue_on_error=options.flag("continue"),
             as_list=options.flag("as_list"),
             refresh=options.flag("refresh"),

@@ -66,7 +66,7 @@ class TableRead:
     record_id: str | None = None
     records: tuple[Any, ...] | None = None  # GET tunnelled through POST with records
     id_field: tuple[str, ...] | None = None
-    related: tuple[RelatedRequest, ...] | Literal["*"] = ()
+    related: tuple[RelatedRequest, ...] = ()  # a first entry "*" means all
     continue_on_error: bool = False
     as_list: bool = False
     refresh: bool = False
@@ -84,7 +84,7 @@ class TableWrite:
     id_field: tuple[str, ...] | None = None
     mode: BatchMode = "stop"
     force: bool = False
-    related: tuple[RelatedRequest, ...] | Literal["*"] = ()
+    related: tuple[RelatedRequest, ...] = ()  # a first entry "*" means all
     as_list: bool = False
 
 

@@ -1,0 +1,183 @@
+"""Real-PostgreSQL fixtures: a throwaway database loaded from tests/fixtures/schema.sql.
+
+The server is TEST_DATABASE_URL, else 127.0.0.1:5432 (user postgres) when reachable, else an
+embedded PostgreSQL from pgserver in .data/test-pg. Each test starts from freshly seeded
+tables; the gateway's own metadata lives in pytest-django's test database.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+import pytest
+from django.test import Client
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from tests.pg import find_server
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SEED_SQL = (FIXTURES / "seed.sql").read_text()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """A conninfo for a PostgreSQL server where we may create databases."""
+    with find_server() as conninfo:
+        yield conninfo
+
+
+@pytest.fixture(scope="session")
+def fixture_db(pg_server: str) -> Iterator[dict[str, Any]]:
+    """A fresh database holding the fixture schema; dropped after the session."""
+    name = f"gw_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(psycopg.sql.SQL("CREATE DATABASE {}").format(psycopg.sql.Identifier(name)))
+    params = conninfo_to_dict(pg_server) | {"dbname": name}
+    conninfo = make_conninfo("", **params)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute((FIXTURES / "schema.sql").read_text())
+    yield {"conninfo": conninfo, **params}
+    from services.registry import registry
+
+    registry.close_all()
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(
+            psycopg.sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                psycopg.sql.Identifier(name)
+            )
+        )
+
+
+@pytest.fixture
+def seeded(fixture_db: dict[str, Any]) -> dict[str, Any]:
+    """Every fixture table emptied and re-seeded (identities restarted)."""
+    with psycopg.connect(fixture_db["conninfo"], autocommit=True) as conn:
+        conn.execute(SEED_SQL)
+    return fixture_db
+
+
+@pytest.fixture
+def pg(seeded: dict[str, Any]) -> Iterator[psycopg.Connection[Any]]:
+    """A direct connection to the fixture database, for asserting what was really written."""
+    with psycopg.connect(seeded["conninfo"], autocommit=True) as conn:
+        yield conn
+
+
+def service_kwargs(db: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    kwargs = {
+        "name": "shop",
+        "host": db.get("host") or "127.0.0.1",
+        "port": int(db.get("port") or 5432),
+        "database": db["dbname"],
+        "username": db.get("user") or "postgres",
+        "password": db.get("password") or "",
+        "schema": "public",
+        "sslmode": "disable" if str(db.get("host", "")).startswith("/") else "prefer",
+    }
+    kwargs.update(overrides)
+    return kwargs
+
+
+@pytest.fixture
+def service(db: Any, seeded: dict[str, Any]) -> Any:
+    """The fixture database registered as service `shop`."""
+    from services.models import Service
+
+    return Service.objects.create(**service_kwargs(seeded))
+
+
+@pytest.fixture
+def admin_user(db: Any) -> Any:
+    from rbac.models import User
+
+    return User.objects.create_superuser("admin@example.com", "correct-horse-battery")
+
+
+class Api:
+    """A test client that speaks JSON and returns (status, parsed body)."""
+
+    def __init__(self, client: Client, headers: dict[str, str]) -> None:
+        self.client = client
+        self.headers = headers
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        **params: Any,
+    ) -> tuple[int, Any]:
+        data: Any = raw if raw is not None else (orjson.dumps(body) if body is not None else "")
+        query = "&".join(f"{k}={v}" for k, v in params.items())
+        url = f"{path}?{query}" if query else path
+        response = getattr(self.client, method.lower())(
+            url,
+            data=data,
+            content_type="application/json",
+            headers={**self.headers, **(headers or {})},
+        )
+        content = response.content
+        try:
+            parsed = orjson.loads(content) if content else None
+        except orjson.JSONDecodeError:
+            parsed = content
+        return response.status_code, parsed
+
+    def get(self, path: str, **kw: Any) -> tuple[int, Any]:
+        return self.call("GET", path, **kw)
+
+    def post(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
+        return self.call("POST", path, body, **kw)
+
+    def put(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
+        return self.call("PUT", path, body, **kw)
+
+    def patch(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
+        return self.call("PATCH", path, body, **kw)
+
+    def delete(self, path: str, body: Any = None, **kw: Any) -> tuple[int, Any]:
+        return self.call("DELETE", path, body, **kw)
+
+
+@pytest.fixture
+def admin_token(admin_user: Any) -> str:
+    client = Client()
+    response = client.post(
+        "/api/v2/system/admin/session",
+        data={"email": "admin@example.com", "password": "correct-horse-battery"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    return str(response.json()["session_token"])
+
+
+@pytest.fixture
+def api(admin_token: str, service: Any) -> Api:
+    """An admin client with the `shop` service registered."""
+    return Api(Client(), {"X-DreamFactory-Session-Token": admin_token})
+
+
+@pytest.fixture
+def anon() -> Api:
+    return Api(Client(), {})
+
+
+@pytest.fixture(autouse=True)
+def _fresh_registry() -> Iterator[None]:
+    """No service, pool or token state leaks from one test to the next."""
+    from rbac.sessions import clear_caches
+    from services.registry import registry
+
+    registry.invalidate()
+    clear_caches()
+    yield
+    registry.invalidate()

@@ -6,7 +6,7 @@ from rbac import api as rbac_api
 from services import api as services_api
 
 urlpatterns = [
-    re_path(r"^api/(?:v2/)?$", services_api.ServiceDirectory.as_view()),
+    re_path(r"^api(?:/v2)?/?$", services_api.ServiceDirectory.as_view()),
     path("api/v2/system/admin/session", rbac_api.AdminSessionView.as_view()),
     path("api/v2/system/service", services_api.ServiceCollection.as_view()),
     path("api/v2/system/service/<int:pk>", services_api.ServiceDetail.as_view()),

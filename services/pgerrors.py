@@ -125,6 +125,11 @@ def classify_connect_error(exc: BaseException) -> tuple[str, str]:
             "that the server is running.",
         ),
         (
+            "failed to resolve host",
+            "unknown_host",
+            "Unknown host: the host name does not resolve.",
+        ),
+        (
             "could not translate host name",
             "unknown_host",
             "Unknown host: the host name does not resolve.",

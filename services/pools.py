@@ -47,7 +47,7 @@ def connect_once(config: ServiceConfig) -> psycopg.Connection[Any]:
     return psycopg.connect(conninfo_for(config), autocommit=True)
 
 
-def diagnose(config: ServiceConfig) -> ServiceUnavailable:
+def diagnose(config: ServiceConfig, *, only_failure: bool = False) -> ServiceUnavailable | None:
     """Try one direct connection and turn its failure into an actionable 503."""
     try:
         with connect_once(config):
@@ -58,6 +58,8 @@ def diagnose(config: ServiceConfig) -> ServiceUnavailable:
             f"Database connection failed for service '{config.name}': {message}",
             context={"reason": kind},
         )
+    if only_failure:
+        return None
     return ServiceUnavailable(
         f"No free database connection for service '{config.name}' in time; "
         "the pool is exhausted (raise pool_max, or retry).",
@@ -77,6 +79,9 @@ class ServicePool:
         with self._lock:
             if self._pool is not None:
                 return self._pool
+            failure = diagnose(self.config, only_failure=True)  # fail fast, with the reason
+            if failure is not None:
+                raise failure
             pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
                 conninfo_for(self.config),
                 min_size=max(0, min(self.config.pool_min, self.config.pool_max)),
@@ -90,7 +95,7 @@ class ServicePool:
                 pool.open(wait=True, timeout=settings.GATEWAY_CONNECT_TIMEOUT + 1)
             except PoolTimeout:
                 pool.close(timeout=0)
-                raise diagnose(self.config) from None
+                raise diagnose(self.config) or ServiceUnavailable() from None
             self._pool = pool
             return pool
 
@@ -124,7 +129,7 @@ class _GuardedConnection:
         try:
             return self._cm.__enter__()  # type: ignore[no-any-return]
         except PoolTimeout:
-            raise diagnose(self._config) from None
+            raise diagnose(self._config) or ServiceUnavailable() from None
 
     def __exit__(self, *exc: Any) -> None:
         self._cm.__exit__(*exc)

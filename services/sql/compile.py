@@ -13,6 +13,7 @@ from psycopg import sql
 
 from services.plan.types import BoundNode, BoundRead, BoundRelated
 from services.schema_cache import Column, Table
+from services.sql.cache import statements
 from services.sql.fragments import (
     column_ref,
     key_match,
@@ -22,6 +23,8 @@ from services.sql.fragments import (
     select_list,
     where_clause,
     where_expr,
+    where_params,
+    where_shape,
 )
 
 _T = sql.Identifier("_t")
@@ -29,8 +32,26 @@ _T = sql.Identifier("_t")
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    query: sql.Composable
+    query: sql.Composable | bytes  # bytes: a cached rendering of a composed statement
     params: list[Any]
+
+
+def _names(columns: tuple[Column, ...]) -> tuple[str, ...]:
+    return tuple(c.name for c in columns)
+
+
+def _order_shape(order: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple((o.column.name, o.descending, o.nulls) for o in order)
+
+
+def _related_shape(related: tuple[BoundRelated, ...]) -> tuple[Any, ...]:
+    return tuple(
+        (r.relation.name, id(r.table), _names(r.columns), _order_shape(r.order)) for r in related
+    )
+
+
+def _related_params(related: tuple[BoundRelated, ...]) -> list[Any]:
+    return [r.limit for r in related if r.relation.type == "has_many"]
 
 
 def _row_select(
@@ -96,8 +117,28 @@ def compile_page(read: BoundRead, row_filter: BoundNode | None = None) -> Statem
 
     Returns one row: (json_text, count or NULL, more or NULL).
     """
-    params: list[Any] = []
     where = _combine(read.where, row_filter)
+    filter_params = where_params(where)
+    params = [*_related_params(read.related), *filter_params, read.limit, read.offset]
+    if read.count:
+        params += filter_params
+    if read.probe_more:
+        params += [*filter_params, read.offset + read.limit]
+    key = (
+        "page",
+        id(read.table),
+        _names(read.columns),
+        _related_shape(read.related),
+        where_shape(where),
+        _order_shape(read.order),
+        read.count,
+        read.probe_more,
+    )
+    text = statements.text(key, lambda p: _compose_page(read, where, p), params, read.table)
+    return Statement(text, params)
+
+
+def _compose_page(read: BoundRead, where: BoundNode | None, params: list[Any]) -> sql.Composable:
     rows = _row_select(read, params, where)
     params.extend((read.limit, read.offset))
     body = sql.SQL(
@@ -115,7 +156,7 @@ def compile_page(read: BoundRead, row_filter: BoundNode | None = None) -> Statem
             tbl=qualified(read.table), t=_T, where=where_clause(where, params)
         )
         params.append(read.offset + read.limit)
-    return Statement(sql.SQL("SELECT ({}), {}, {}").format(body, count, more), params)
+    return sql.SQL("SELECT ({}), {}, {}").format(body, count, more)
 
 
 def compile_count(table: Table, where: BoundNode | None) -> Statement:
@@ -128,17 +169,32 @@ def compile_count(table: Table, where: BoundNode | None) -> Statement:
 
 def compile_key_lookup(read: BoundRead, row_filter: BoundNode | None = None) -> Statement:
     """One JSON text per requested identifier (NULL where no row matches), in request order."""
-    params: list[Any] = []
     where = _combine(read.where, row_filter)
+    per_key = [*_related_params(read.related), *where_params(where)]
+    params = [v for key in read.key_values or () for v in (*per_key, *key)]
+    shape = (
+        "keys",
+        id(read.table),
+        _names(read.columns),
+        _related_shape(read.related),
+        where_shape(where),
+        _names(read.keys),
+        len(read.key_values or ()),
+    )
+    text = statements.text(shape, lambda p: _compose_key_lookup(read, where, p), params, read.table)
+    return Statement(text, params)
+
+
+def _compose_key_lookup(
+    read: BoundRead, where: BoundNode | None, params: list[Any]
+) -> sql.Composable:
     subqueries = [
         sql.SQL("(SELECT row_to_json(_p)::text FROM ({rows} LIMIT 1) AS _p)").format(
             rows=_row_select(read, params, where, key)
         )
         for key in read.key_values or ()
     ]
-    return Statement(
-        sql.SQL("SELECT ARRAY[{}]::text[]").format(sql.SQL(", ").join(subqueries)), params
-    )
+    return sql.SQL("SELECT ARRAY[{}]::text[]").format(sql.SQL(", ").join(subqueries))
 
 
 def _combine(a: BoundNode | None, b: BoundNode | None) -> BoundNode | None:
@@ -154,16 +210,27 @@ def _combine(a: BoundNode | None, b: BoundNode | None) -> BoundNode | None:
 def compile_insert(
     table: Table, values: dict[str, Any], returning: tuple[Column, ...]
 ) -> Statement:
-    names = list(values)
+    names = tuple(values)
     params = [values[n] for n in names]
-    query = sql.SQL("INSERT INTO {tbl} AS {t} ({cols}) VALUES ({vals}) RETURNING {ret}").format(
+    shape = ("insert", id(table), names, _names(returning))
+    text = statements.text(
+        shape, lambda p: _compose_insert(table, values, returning, p), params, table
+    )
+    return Statement(text, params)
+
+
+def _compose_insert(
+    table: Table, values: dict[str, Any], returning: tuple[Column, ...], params: list[Any]
+) -> sql.Composable:
+    names = list(values)
+    params.extend(values[n] for n in names)
+    return sql.SQL("INSERT INTO {tbl} AS {t} ({cols}) VALUES ({vals}) RETURNING {ret}").format(
         tbl=qualified(table),
         t=_T,
         cols=sql.SQL(", ").join(sql.Identifier(n) for n in names),
         vals=sql.SQL(", ").join(sql.Placeholder() * len(names)),
         ret=record_json(returning),
     )
-    return Statement(query, params)
 
 
 def compile_upsert(

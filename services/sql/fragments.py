@@ -59,32 +59,59 @@ def _text_ref(column: Column, alias: sql.Composable) -> sql.Composable:
     return sql.SQL("{}::text").format(ref)
 
 
+_NO_VALUE_OPS = frozenset({"is null", "is not null"})
+_MANY_VALUE_OPS = frozenset({"in", "not in", "all", "between", "not between"})
+
+
+def condition_params(cond: BoundCondition) -> list[Any]:
+    """The bound values one condition contributes, in placeholder order."""
+    if cond.op in _NO_VALUE_OPS:
+        return []
+    if cond.op in _MANY_VALUE_OPS:
+        return list(cond.value)
+    return [cond.value]
+
+
+def where_params(node: BoundNode | None) -> list[Any]:
+    """Every value of a filter in the order where_expr() places its placeholders."""
+    if node is None:
+        return []
+    if isinstance(node, BoundCondition):
+        return condition_params(node)
+    return [v for item in node.items for v in where_params(item)]
+
+
+def where_shape(node: BoundNode | None) -> tuple[Any, ...] | None:
+    """What decides a filter's SQL text (columns, operators, list lengths), not its values."""
+    if node is None:
+        return None
+    if isinstance(node, BoundCondition):
+        count = len(node.value) if node.op in _MANY_VALUE_OPS else 0
+        return (node.column.name, node.column.base_type, node.op, count)
+    return (node.op, *(where_shape(i) for i in node.items))
+
+
 def _condition(cond: BoundCondition, params: list[Any], alias: sql.Composable) -> sql.Composable:
     op = cond.op
     ref = column_ref(cond.column, alias)
+    params.extend(condition_params(cond))
     if op in _COMPARISON:
-        params.append(cond.value)
         return sql.SQL("{} {} %s").format(ref, _COMPARISON[op])
     if op == "is null":
         return sql.SQL("{} IS NULL").format(ref)
     if op == "is not null":
         return sql.SQL("{} IS NOT NULL").format(ref)
     if op in ("in", "not in"):
-        values = cond.value
-        params.extend(values)
-        placeholders = sql.SQL(", ").join(sql.Placeholder() * len(values))
+        placeholders = sql.SQL(", ").join(sql.Placeholder() * len(cond.value))
         keyword = sql.SQL("NOT IN") if op == "not in" else sql.SQL("IN")
         return sql.SQL("{} {} ({})").format(ref, keyword, placeholders)
     if op == "all":
-        params.extend(cond.value)
         parts = [sql.SQL("{} = %s").format(ref) for _ in cond.value]
         return sql.SQL("({})").format(sql.SQL(" AND ").join(parts))
     if op in ("between", "not between"):
-        params.extend(cond.value)
         keyword = sql.SQL("NOT BETWEEN") if op == "not between" else sql.SQL("BETWEEN")
         return sql.SQL("{} {} %s AND %s").format(ref, keyword)
     # like and the pattern word forms (values already wrapped and escaped by bind)
-    params.append(cond.value)
     keyword = sql.SQL("NOT LIKE") if op in _PATTERN_NEGATED else sql.SQL("LIKE")
     return sql.SQL("{} {} %s").format(_text_ref(cond.column, alias), keyword)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -15,6 +17,7 @@ from gateway.errors import (
     MethodNotAllowed,
     NotAuthenticated,
     NotFound,
+    PayloadTooLarge,
     UnsupportedMediaType,
 )
 
@@ -42,6 +45,12 @@ def _flatten(detail: Any) -> str:
 def as_gateway_error(exc: Exception) -> GatewayError | None:
     if isinstance(exc, GatewayError):
         return exc
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge(
+            f"Request body is larger than the limit of {settings.GATEWAY_MAX_BODY_BYTES} bytes."
+        )
+    if isinstance(exc, RecursionError):
+        return BadRequest("Malformed JSON in request body: it is nested too deeply.")
     for source, target in _BY_TYPE:
         if isinstance(exc, source):
             detail = getattr(exc, "detail", None)

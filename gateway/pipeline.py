@@ -16,7 +16,7 @@ from gateway.credentials import extract_credentials
 from gateway.errors import BadRequest
 from gateway.request_body import read_json_body
 from gateway.responses import json_response, service_root, table_list
-from rbac.policy import authenticate, authorize
+from rbac.policy import authenticate, authorize, require_credentials
 from services.execute import run_read, run_write
 from services.plan.bind import bind_read, bind_write
 from services.plan.parse import NO_BODY, parse_request
@@ -56,11 +56,12 @@ def handle(request: HttpRequest, service: str, resource: str) -> HttpResponse:
 
     verb = effective_verb(request)
     principal = authenticate(extract_credentials(request))
+    require_credentials(principal)
     live = registry.get(service)
     lap("auth")
     segments = [s for s in resource.strip("/").split("/")] if resource.strip("/") else []
     grant = authorize(principal, live.config.name, "/".join(segments).lower(), verb)
-    body: Any = read_json_body(request) if request.body else NO_BODY
+    body: Any = read_json_body(request, empty=NO_BODY)
     query = {k: request.GET[k] for k in request.GET}
     plan = parse_request(verb, segments, query, body)
     lap("parse")

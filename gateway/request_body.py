@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from gateway.errors import BadRequest, PayloadTooLarge
 
 
-def read_json_body(request: HttpRequest) -> Any:
+def read_json_body(request: HttpRequest, empty: Any = None) -> Any:
     """The parsed body (numbers with a fraction become Decimal so numeric columns stay exact)."""
     try:
         raw = request.body
@@ -22,8 +22,15 @@ def read_json_body(request: HttpRequest) -> Any:
             f"Request body is larger than the limit of {settings.GATEWAY_MAX_BODY_BYTES} bytes; "
             "send fewer records per request."
         ) from None
+    if not raw:
+        return empty
     try:
         return json.loads(raw, parse_float=Decimal)
+    except RecursionError:
+        raise BadRequest(
+            "Malformed JSON in request body: it is nested too deeply.",
+            context={"body": "nest objects and arrays at most a few hundred levels deep"},
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         where = f" at line {exc.lineno} column {exc.colno}" if hasattr(exc, "lineno") else ""
         raise BadRequest(

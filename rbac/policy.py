@@ -56,10 +56,11 @@ def authenticate(creds: Credentials) -> Principal:
     return Principal(session=session, api_key=creds.api_key)
 
 
-def authorize(principal: Principal, service: str, component: str, verb: str) -> Grant:
-    """Admins get everything; other callers get the spec's most specific refusal."""
+def require_credentials(principal: Principal) -> None:
+    """Refuse callers who cannot reach any service, before the service is even looked up
+    (so unknown service names cannot be probed; spec §7.5)."""
     if principal.is_admin:
-        return FULL_ACCESS
+        return
     if principal.session is None and principal.api_key is None:
         raise NotAuthenticated(NO_CREDENTIALS)
     if principal.api_key is None:
@@ -67,3 +68,9 @@ def authorize(principal: Principal, service: str, component: str, verb: str) -> 
     if principal.session is None:
         raise NotAuthenticated(MISSING_JWT)
     raise Forbidden(NO_ROLE)
+
+
+def authorize(principal: Principal, service: str, component: str, verb: str) -> Grant:
+    """Admins get everything; other callers get the spec's most specific refusal."""
+    require_credentials(principal)
+    return FULL_ACCESS

@@ -66,6 +66,9 @@ def classify(exc: psycopg.Error) -> GatewayError:
     state = exc.sqlstate or ""
     if isinstance(exc, pge.QueryCanceled) or state == "57014":
         return GatewayTimeout(_describe(exc), code=state or 504)
+    if isinstance(exc, psycopg.DataError) and not state:
+        # raised by the driver before sending, e.g. a NUL character in a text value
+        return BadRequest(f"Invalid value: {exc}.")
     if isinstance(exc, psycopg.OperationalError) and not state:
         return ServiceUnavailable(
             "The service's database connection was lost; retry the request.",

@@ -6,6 +6,7 @@ Knows DreamFactory's parameter names and aliases (spec §3.2) and body wrapping 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -141,6 +142,13 @@ def _ids(options: Options) -> tuple[Any, ...] | None:
     return items or None
 
 
+# `field [asc|desc] [nulls first|last]`; the field may hold spaces or be "double-quoted"
+_ORDER_ITEM = re.compile(
+    r"^\s*(?P<field>.+?)(?:\s+(?P<dir>asc|desc))?(?:\s+nulls\s+(?P<nulls>first|last))?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
 def parse_order(value: Any, param: str = "order") -> tuple[OrderItem, ...]:
     """`field [asc|desc] [nulls first|last], ...` (spec §3.2)."""
     if value is None or value == "":
@@ -150,23 +158,22 @@ def parse_order(value: Any, param: str = "order") -> tuple[OrderItem, ...]:
         raise BadRequest("Invalid order by clause in request.", context={"param": param})
     items = []
     for part in text.split(","):
-        words = part.split()
-        if not words:
+        if not part.strip():
             continue
-        descending = False
-        nulls: Any = None
-        rest = [w.lower() for w in words[1:]]
-        if rest and rest[0] in ("asc", "desc"):
-            descending = rest.pop(0) == "desc"
-        if rest[:1] == ["nulls"] and len(rest) >= 2 and rest[1] in ("first", "last"):
-            nulls = rest[1]
-            rest = rest[2:]
-        if rest:
-            raise BadRequest(
-                f"Invalid field '{part.strip()}' in order by clause.",
-                context={"param": param, "expected": "field [asc|desc] [nulls first|last]"},
+        match = _ORDER_ITEM.match(part)
+        if match is None:  # pragma: no cover - the pattern matches any non-blank text
+            raise BadRequest(f"Invalid field '{part.strip()}' in order by clause.")
+        field = match.group("field")
+        if len(field) >= 2 and field[0] == field[-1] == '"':
+            field = field[1:-1].replace('""', '"')
+        direction, nulls = match.group("dir"), match.group("nulls")
+        items.append(
+            OrderItem(
+                field,
+                descending=bool(direction) and direction.lower() == "desc",
+                nulls=nulls.lower() if nulls else None,  # type: ignore[arg-type]
             )
-        items.append(OrderItem(words[0].strip('"'), descending, nulls))
+        )
     return tuple(items)
 
 

@@ -84,6 +84,18 @@ def _uuid(column: Column, value: Any) -> str:
         raise BadRequest(f"Field '{column.name}' must be a valid UUID.") from None
 
 
+def dumps_exact(value: Any) -> str:
+    """JSON text for a parsed body value; Decimals (exact body numbers) keep their digits."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        items = (json.dumps(str(k)) + ":" + dumps_exact(v) for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(dumps_exact(v) for v in value) + "]"
+    return json.dumps(value)
+
+
 def _json(column: Column, value: Any) -> Jsonb:
     """Nested JSON is stored as is; a string holding a JSON object or array is parsed first."""
     if isinstance(value, str):
@@ -93,7 +105,7 @@ def _json(column: Column, value: Any) -> Jsonb:
                 value = json.loads(stripped)
             except ValueError:
                 pass
-    return Jsonb(value)
+    return Jsonb(value, dumps=dumps_exact)
 
 
 def _bytea(column: Column, value: Any) -> bytes:
@@ -116,7 +128,7 @@ def _array_literal(column: Column, value: list[Any]) -> str:
         if isinstance(v, bool):
             text = "true" if v else "false"
         elif isinstance(v, dict):
-            text = json.dumps(v)
+            text = dumps_exact(v)
         else:
             text = str(v)
         return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
@@ -153,7 +165,7 @@ def coerce(column: Column, value: Any) -> Any:
         return _bytea(column, value)
     if isinstance(value, (dict, list)):
         if base in _TEXTUAL:
-            return json.dumps(value)
+            return dumps_exact(value)
         raise BadRequest(f"Field '{column.name}' does not take an object or array value.")
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -163,5 +175,5 @@ def coerce(column: Column, value: Any) -> Any:
 def coerce_text(column: Column, value: Any) -> Any:
     """Coerce a filter operand: like coerce(), but JSON columns compare as text."""
     if column.base_type in ("json", "jsonb") and not column.is_array:
-        return None if value is None else (value if isinstance(value, str) else json.dumps(value))
+        return None if value is None else (value if isinstance(value, str) else dumps_exact(value))
     return coerce(column, value)

@@ -1,0 +1,54 @@
+# Developer entry points. `make run` serves the demo, `make test` is what CI runs (.ci/run).
+# Everything runs from the project's own virtualenv in .venv, created on first use.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Touched after a successful install; reinstalls only when a requirements file changes.
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install fmt lint test test-unit check run bench docker
+
+help:
+	@echo "make run        serve the demo (embedded PostgreSQL if none is reachable) on :8000"
+	@echo "make test       install, lint, then the whole pytest suite (real PostgreSQL)"
+	@echo "make test-unit  the database-free unit tests only"
+	@echo "make lint       ruff check + ruff format --check"
+	@echo "make fmt        ruff format + ruff check --fix"
+	@echo "make check      lint + test"
+	@echo "make bench      load benchmarks (bench/run.py)"
+	@echo "make docker     docker build -t pg-gateway ."
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --disable-pip-version-check --quiet -r requirements-dev.txt
+	touch $@
+
+fmt: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: install lint
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+check: lint test
+
+run: install
+	$(BIN)/python -m devtools.run_demo
+
+bench: install
+	$(BIN)/python bench/run.py
+
+docker:
+	docker build -t pg-gateway .

@@ -1,0 +1,325 @@
+"""`make run`: find (or embed) a PostgreSQL, load the demo database, migrate, ensure an admin and
+the `demo` service, then serve with gunicorn until Ctrl-C.
+
+Dev tooling only: secrets it generates live in .data/ (git-ignored) and are never printed except
+the demo admin's password. Stopping also stops the embedded PostgreSQL if this run started it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from devtools.postgres import find_server
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / ".data"
+DEMO_SQL = Path(__file__).with_name("demo.sql")
+DEMO_DB = "gateway_demo"
+DEMO_TABLES = ("customers", "products", "orders", "order_items")
+SERVICE_NAME = "demo"
+ADMIN_EMAIL = "admin@example.com"
+HEALTH_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+
+
+class DemoError(Exception):
+    """A problem the user can fix; printed without a traceback."""
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)
+
+
+def stored_secret(env_var: str, filename: str, generate: Callable[[], str]) -> str:
+    """The environment's value, else one generated once and kept in .data/<filename>."""
+    given = os.environ.get(env_var)
+    if given:
+        return given
+    path = DATA / filename
+    if path.exists():
+        value = path.read_text().strip()
+        if value:
+            return value
+    value = generate()
+    path.touch(mode=0o600, exist_ok=True)
+    path.write_text(value + "\n")
+    return value
+
+
+def demo_secrets() -> dict[str, str]:
+    """SECRET_KEY and GATEWAY_ENCRYPTION_KEY for the demo server (env wins, else .data/)."""
+    from cryptography.fernet import Fernet
+
+    return {
+        "SECRET_KEY": stored_secret(
+            "SECRET_KEY", "demo-secret-key", lambda: secrets.token_urlsafe(50)
+        ),
+        "GATEWAY_ENCRYPTION_KEY": stored_secret(
+            "GATEWAY_ENCRYPTION_KEY", "demo-encryption-key", lambda: Fernet.generate_key().decode()
+        ),
+    }
+
+
+def check_port_free(port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise DemoError(
+                f"Port {port} on 127.0.0.1 is in use; stop what runs there or set PORT=..."
+            ) from None
+
+
+def prepare_database(server: str) -> dict[str, Any]:
+    """Create gateway_demo if missing, load demo.sql if its tables are absent; connection facts."""
+    try:
+        with psycopg.connect(server, autocommit=True) as conn:
+            found = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DEMO_DB])
+            if found.fetchone() is None:
+                say(f"==> creating database {DEMO_DB}")
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DEMO_DB)))
+        demo = make_conninfo(server, dbname=DEMO_DB)
+        with psycopg.connect(demo) as conn:
+            present = [
+                name
+                for name in DEMO_TABLES
+                if conn.execute("SELECT to_regclass(%s)", [f"public.{name}"]).fetchone() != (None,)
+            ]
+            conn.rollback()
+            if not present:
+                say(f"==> loading {DEMO_SQL.relative_to(ROOT)} into {DEMO_DB}")
+                conn.execute(DEMO_SQL.read_text())  # one transaction: all or nothing
+                conn.commit()
+            elif len(present) < len(DEMO_TABLES):
+                partial = ", ".join(present)
+                say(f"!!  {DEMO_DB} has only some demo tables ({partial}); not loading demo.sql")
+            info = conn.info
+            facts = {
+                "host": info.host,
+                "port": info.port,
+                "user": info.user,
+                "password": info.password or "",
+            }
+    except psycopg.Error as exc:
+        raise DemoError(f"Cannot prepare the demo database: {exc}".strip()) from None
+    params = conninfo_to_dict(demo)
+    host = str(params.get("host") or facts["host"])
+    facts.update(
+        host=host,
+        port=int(params.get("port") or facts["port"] or 5432),
+        user=str(params.get("user") or facts["user"] or ""),
+        password=str(params.get("password") or facts["password"]),
+        # pgserver listens on a unix socket (host is a directory): no TLS there
+        sslmode="disable" if host.startswith("/") else str(params.get("sslmode") or "prefer"),
+    )
+    return facts
+
+
+def setup_metadata(facts: dict[str, Any], admin_password: str) -> None:
+    """Migrate the metadata DB, ensure the admin user and the `demo` service (Django ORM)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
+    import django
+
+    django.setup()
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # Django's config made it chatty
+    from django.conf import settings
+    from django.core.exceptions import ValidationError
+    from django.core.management import call_command
+    from django.db import connections
+
+    from rbac.models import User
+    from services.models import Service
+
+    db = settings.DATABASES["default"]
+    say(f"==> migrating the metadata database ({db['ENGINE'].rsplit('.', 1)[-1]}: {db['NAME']})")
+    call_command("migrate", interactive=False, verbosity=1)
+
+    user = User.objects.filter(email=ADMIN_EMAIL).first()
+    if user is None:
+        User.objects.create_superuser(ADMIN_EMAIL, admin_password)
+        say(f"==> created admin {ADMIN_EMAIL}")
+    else:
+        changed = not user.check_password(admin_password)
+        if changed:
+            user.set_password(admin_password)
+        for flag in ("is_active", "is_staff", "is_superuser"):
+            if not getattr(user, flag):
+                setattr(user, flag, True)
+                changed = True
+        if changed:
+            user.save()
+            say(f"==> updated admin {ADMIN_EMAIL}")
+
+    # defer the password: an old row encrypted under another key must not stop the update
+    service = Service.objects.defer("password").filter(name=SERVICE_NAME).first()
+    if service is None:
+        service = Service(name=SERVICE_NAME)
+    service.label = "Demo shop"
+    service.description = "Sample shop database loaded by `make run` (devtools/demo.sql)."
+    service.host = facts["host"]
+    service.port = facts["port"]
+    service.database = DEMO_DB
+    service.username = facts["user"]
+    service.password = facts["password"]
+    service.schema = "public"
+    service.sslmode = facts["sslmode"]
+    service.is_active = True
+    try:
+        service.full_clean()
+    except ValidationError as exc:
+        raise DemoError(f"Cannot register the demo service: {exc.messages}") from None
+    created = service.pk is None
+    service.save()
+    say(f"==> {'registered' if created else 'updated'} service '{SERVICE_NAME}' -> {DEMO_DB}")
+    connections.close_all()  # the server processes open their own
+
+
+def gunicorn_command(port: int, workers: str) -> list[str]:
+    binary = Path(sys.executable).parent / "gunicorn"
+    launcher = [str(binary)] if binary.exists() else [sys.executable, "-m", "gunicorn"]
+    return [
+        *launcher,
+        "gateway.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        workers,
+        "--access-logfile",
+        "-",
+        "--no-control-socket",  # two servers (demo, bench) must not fight over one socket
+    ]
+
+
+def wait_healthy(proc: subprocess.Popen[bytes], url: str) -> None:
+    deadline = time.monotonic() + HEALTH_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise DemoError(f"gunicorn exited with code {proc.returncode} before answering")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (http://127.0.0.1)
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.25)
+    raise DemoError(f"the server did not answer {url} within {HEALTH_TIMEOUT:.0f}s")
+
+
+def try_it(base: str, password: str) -> str:
+    """A ready-to-paste shell snippet: log in, then read the customers table."""
+    body = json.dumps({"email": ADMIN_EMAIL, "password": password})
+    extract = 'import json,sys; print(json.load(sys.stdin)["session_token"])'
+    return (
+        f"TOKEN=$(curl -s -X POST {base}/api/v2/system/admin/session "
+        f"-H 'Content-Type: application/json' -d {shlex.quote(body)} "
+        f"| python3 -c {shlex.quote(extract)})\n"
+        f'curl -s -H "X-DreamFactory-Session-Token: $TOKEN" '
+        f"{base}/api/v2/{SERVICE_NAME}/_table/customers"
+    )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Graceful stop (SIGTERM), then SIGKILL after STOP_TIMEOUT seconds."""
+    if proc.poll() is not None:
+        return
+    say("==> stopping the server")
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def serve(port: int, workers: str, env: dict[str, str], banner: str, base: str) -> int:
+    # Its own process group: Ctrl-C reaches only us, and we stop the server in order.
+    proc = subprocess.Popen(gunicorn_command(port, workers), cwd=ROOT, env=env, process_group=0)  # noqa: S603
+    try:
+        wait_healthy(proc, f"{base}/health")
+        say(banner)
+        return proc.wait()
+    finally:
+        # no second interrupt may cut the shutdown (server, then embedded PostgreSQL) short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop(proc)
+
+
+def run() -> int:
+    port = int(os.environ.get("PORT") or 8000)
+    workers = os.environ.get("WEB_CONCURRENCY") or "2"
+    base = f"http://127.0.0.1:{port}"
+    check_port_free(port)
+    DATA.mkdir(exist_ok=True)
+    keys = demo_secrets()
+    os.environ.update(keys)  # before Django reads its settings
+    password = stored_secret(
+        "DEMO_ADMIN_PASSWORD", "demo-admin-password", lambda: secrets.token_urlsafe(12)
+    )
+
+    with find_server("DEMO_DATABASE_URL", "demo-pg") as server:
+        facts = prepare_database(server)
+        setup_metadata(facts, password)
+        where = f"{facts['host']}:{facts['port']}"
+        banner = "\n".join(
+            [
+                "",
+                f"==> ready: pg-gateway demo at {base}",
+                f"    admin console:  {base}/admin/",
+                f"    admin login:    {ADMIN_EMAIL}  password: {password}",
+                f"    demo service:   /api/v2/{SERVICE_NAME}/ -> database {DEMO_DB} on {where}",
+                "",
+                "Log in and read the customers table (paste into a shell):",
+                "",
+                try_it(base, password),
+                "",
+                "Press Ctrl-C to stop.",
+                "",
+            ]
+        )
+        code = serve(port, workers, {**os.environ, **keys}, banner, base)
+    say("==> stopped")
+    return code
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # explicit, also for SIGINT: a shell starting us in the background would have ignored it
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
+    try:
+        return run()
+    except KeyboardInterrupt:
+        say("==> stopped")
+        return 0
+    except DemoError as exc:
+        say(f"error: {exc}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

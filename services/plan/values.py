@@ -140,6 +140,8 @@ def coerce(column: Column, value: Any) -> Any:
     """The bound-parameter value for writing or comparing `value` with `column`."""
     if value is None:
         return None
+    if isinstance(value, str) and "\x00" in value:
+        raise BadRequest(f"Field '{column.name}' can not hold a NUL (\\u0000) character.")
     base = column.base_type
     if column.is_array:
         if isinstance(value, list):

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Touched after a successful install; reinstalls only when a requirements file changes.
 STAMP := $(VENV)/.installed
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n 2
 
 .DEFAULT_GOAL := help
 .PHONY: help install fmt lint test test-unit check run bench docker

@@ -1,0 +1,1 @@
+"""Load benchmarks (not tests): the fixture, the DRF baseline and the runner."""

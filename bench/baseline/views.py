@@ -1,0 +1,44 @@
+"""OrderViewSet: CRUD on /orders/, list filtered by ?customer_id= and cut by ?limit=.
+
+With `customer_id` the list is that customer's orders, newest first (W2); without it, the
+orders by id (W3). `limit` caps the number of rows (no pagination class).
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from rest_framework import viewsets
+from rest_framework.exceptions import ValidationError
+
+from bench.baseline.models import Order
+from bench.baseline.serializers import OrderSerializer
+
+
+def _int_param(params: dict[str, str], name: str) -> int | None:
+    value = params.get(name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ValidationError({name: "must be an integer"}) from None
+
+
+class OrderViewSet(viewsets.ModelViewSet):
+    serializer_class = OrderSerializer
+    queryset = Order.objects.all()
+
+    def get_queryset(self) -> QuerySet[Order]:
+        queryset = super().get_queryset()
+        if self.action != "list":
+            return queryset
+        params = self.request.query_params
+        customer_id = _int_param(params, "customer_id")
+        if customer_id is not None:
+            queryset = queryset.filter(customer_id=customer_id).order_by("-created_at")
+        else:
+            queryset = queryset.order_by("id")
+        limit = _int_param(params, "limit")
+        if limit is not None:
+            queryset = queryset[: max(limit, 0)]
+        return queryset

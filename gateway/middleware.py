@@ -21,6 +21,15 @@ log = logging.getLogger("gateway")
 _SYSTEM_PREFIXES = ("/api/v2/system/", "/api/v2/user/", "/api/v2/api_docs")
 
 
+def is_system_path(path: str) -> bool:
+    """System API paths (DRF) under /api/, as opposed to a service's data API."""
+    return path.startswith(_SYSTEM_PREFIXES) or path.rstrip("/") in ("/api/v2", "/api")
+
+
+def is_data_path(path: str) -> bool:
+    return path.startswith("/api/") and not is_system_path(path)
+
+
 class ApiMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -29,7 +38,7 @@ class ApiMiddleware:
         path = request.path_info
         if not path.startswith("/api/"):
             return self.get_response(request)
-        if path.startswith(_SYSTEM_PREFIXES) or path.rstrip("/") in ("/api/v2", "/api"):
+        if is_system_path(path):
             return self._system(request, path)
         return data_api(request)
 

@@ -8,11 +8,12 @@ GatewayErrors and rendered once, in gateway/views.py.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
-from gateway.credentials import extract_credentials
+from gateway.credentials import extract_credentials, query_params
 from gateway.errors import BadRequest
 from gateway.request_body import read_json_body
 from gateway.responses import json_response, service_root, table_list
@@ -26,15 +27,15 @@ from services.registry import registry
 _OVERRIDE_VERBS = frozenset({"GET", "PUT", "PATCH", "DELETE", "POST", "MERGE"})
 
 
-def effective_verb(request: HttpRequest) -> str:
+def effective_verb(request: HttpRequest, query: Mapping[str, str]) -> str:
     """POST may tunnel another verb (X-HTTP-Method, X-Method-Override, ?method=, _method)."""
     verb = request.method or "GET"
     if verb == "POST":
         override = (
             request.META.get("HTTP_X_HTTP_METHOD")
             or request.META.get("HTTP_X_METHOD_OVERRIDE")
-            or request.GET.get("method")
-            or request.GET.get("_method")
+            or query.get("method")
+            or query.get("_method")
         )
         if override:
             verb = override.upper()
@@ -54,15 +55,15 @@ def handle(request: HttpRequest, service: str, resource: str) -> HttpResponse:
         timings.append((stage, now - mark))
         mark = now
 
-    verb = effective_verb(request)
-    principal = authenticate(extract_credentials(request))
+    query = query_params(request)
+    verb = effective_verb(request, query)
+    principal = authenticate(extract_credentials(request, query))
     require_credentials(principal)
     live = registry.get(service)
     lap("auth")
     segments = [s for s in resource.strip("/").split("/")] if resource.strip("/") else []
     grant = authorize(principal, live.config.name, "/".join(segments).lower(), verb)
     body: Any = read_json_body(request, empty=NO_BODY)
-    query = {k: request.GET[k] for k in request.GET}
     plan = parse_request(verb, segments, query, body)
     lap("parse")
     if isinstance(plan, ServiceRoot):

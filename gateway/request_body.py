@@ -15,6 +15,10 @@ from gateway.errors import BadRequest, PayloadTooLarge
 
 def read_json_body(request: HttpRequest, empty: Any = None) -> Any:
     """The parsed body (numbers with a fraction become Decimal so numeric columns stay exact)."""
+    if request.META.get("CONTENT_LENGTH", "") in ("", "0") and "chunked" not in request.META.get(
+        "HTTP_TRANSFER_ENCODING", ""
+    ):
+        return empty
     try:
         raw = request.body
     except RequestDataTooBig:

@@ -25,9 +25,10 @@ def json_response(
     """A JSON response; bytes from PostgreSQL pass through untouched."""
     data = body if isinstance(body, bytes) else orjson.dumps(body)
     response = HttpResponse(data, content_type="application/json")
+    response["Content-Length"] = str(len(data))
     if timings:
         response["Server-Timing"] = ", ".join(
-            f"{name};dur={seconds * 1000:.3f}" for name, seconds in timings
+            [f"{name};dur={seconds * 1000:.2f}" for name, seconds in timings]
         )
     return response
 

@@ -72,13 +72,16 @@ _MAX_ID_COUNT = 10_000
 class Options:
     """Query options with DF's aliases, falling back to the body's top-level keys."""
 
-    __slots__ = ("_body", "_query")
+    __slots__ = ("_body", "_empty", "_query")
 
     def __init__(self, query: Mapping[str, str], body: Any) -> None:
         self._query = query
         self._body = body if isinstance(body, dict) else {}
+        self._empty = not query and not self._body  # the common GET-by-id case
 
     def get(self, name: str) -> Any:
+        if self._empty:
+            return None
         for alias in _ALIASES.get(name, (name,)):
             if alias in self._query:
                 return self._query[alias]

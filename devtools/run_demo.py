@@ -1,5 +1,5 @@
 """`make run`: find (or embed) a PostgreSQL, load the demo database, migrate, ensure an admin and
-the `demo` service, then serve with gunicorn until Ctrl-C.
+the `demo` service, then serve with granian until Ctrl-C.
 
 Dev tooling only: secrets it generates live in .data/ (git-ignored) and are never printed except
 the demo admin's password. Stopping also stops the embedded PostgreSQL if this run started it.
@@ -194,19 +194,26 @@ def setup_metadata(facts: dict[str, Any], admin_password: str) -> None:
     connections.close_all()  # the server processes open their own
 
 
-def gunicorn_command(port: int, workers: str) -> list[str]:
-    binary = Path(sys.executable).parent / "gunicorn"
-    launcher = [str(binary)] if binary.exists() else [sys.executable, "-m", "gunicorn"]
+def server_command(port: int, workers: str) -> list[str]:
+    """granian, the production server (bench/README.md: faster than gunicorn here)."""
     return [
-        *launcher,
-        "gateway.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "wsgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
         "--workers",
         workers,
-        "--access-logfile",
-        "-",
-        "--no-control-socket",  # two servers (demo, bench) must not fight over one socket
+        "--blocking-threads",
+        "1",
+        "--no-ws",
+        "--log-level",
+        "info",
+        "gateway.wsgi:application",
     ]
 
 
@@ -214,7 +221,7 @@ def wait_healthy(proc: subprocess.Popen[bytes], url: str) -> None:
     deadline = time.monotonic() + HEALTH_TIMEOUT
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise DemoError(f"gunicorn exited with code {proc.returncode} before answering")
+            raise DemoError(f"the server exited with code {proc.returncode} before answering")
         try:
             with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (http://127.0.0.1)
                 if response.status == 200:
@@ -253,7 +260,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def serve(port: int, workers: str, env: dict[str, str], banner: str, base: str) -> int:
     # Its own process group: Ctrl-C reaches only us, and we stop the server in order.
-    proc = subprocess.Popen(gunicorn_command(port, workers), cwd=ROOT, env=env, process_group=0)  # noqa: S603
+    proc = subprocess.Popen(server_command(port, workers), cwd=ROOT, env=env, process_group=0)  # noqa: S603
     try:
         wait_healthy(proc, f"{base}/health")
         say(banner)

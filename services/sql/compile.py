@@ -1,6 +1,6 @@
 """Compile stage: Bound plans -> Statements (psycopg.sql + bound params). Pure: no I/O.
 
-Reads let PostgreSQL build the JSON (row_to_json, string_agg, json_agg) so Python passes bytes through;
+Reads let PostgreSQL build the JSON (row_to_json, string_agg, json_agg): Python passes bytes;
 related rows are correlated subqueries, so a read with `related` is still one round trip.
 """
 

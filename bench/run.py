@@ -514,7 +514,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--servers", nargs="+", default=["gunicorn", "granian"], choices=["gunicorn", "granian"]
     )
     p.add_argument("--gunicorn-workers", type=int, default=4)
-    p.add_argument("--granian-workers", type=int, default=2)
+    p.add_argument("--granian-workers", type=int, default=4)
     p.add_argument("--granian-threads", type=int, default=1, help="granian blocking threads")
     p.add_argument(
         "--profile",

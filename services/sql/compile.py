@@ -100,7 +100,8 @@ def _related_items(
         if rel.relation.type == "has_many":
             params.append(rel.limit)
             expr = sql.SQL(
-                "(SELECT coalesce(json_agg({out}), '[]'::json) FROM ({inner} LIMIT %s) AS {out})"
+                "(SELECT coalesce(array_to_json(array_agg({out})), '[]'::json)"
+                " FROM ({inner} LIMIT %s) AS {out})"
             ).format(out=out, inner=inner)
         else:
             expr = sql.SQL("(SELECT row_to_json({out}) FROM ({inner} LIMIT 1) AS {out})").format(

@@ -260,3 +260,11 @@ def test_refresh_rereads_the_schema(api: Any, pg: Any) -> None:
         assert api.get(f"{T}/late_table", refresh="true")[0] == 200
     finally:
         pg.execute("DROP TABLE late_table")
+
+
+def test_embedded_lists_are_compact_json(api: Any) -> None:
+    response = api.client.get(
+        f"{T}/orders?related=order_items_by_order_id&filter=id%3D1", headers=api.headers
+    )
+    assert response.status_code == 200
+    assert b"\n" not in response.content and b", " not in response.content

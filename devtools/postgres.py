@@ -45,6 +45,8 @@ def embedded(data_dir: Path) -> Iterator[str]:
     finally:
         with contextlib.suppress(Exception):
             server.cleanup()
+        # pgserver logs again from an atexit hook, after test runners closed their streams
+        logging.getLogger("pgserver").disabled = True
 
 
 @contextlib.contextmanager

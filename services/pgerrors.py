@@ -128,6 +128,12 @@ def classify_connect_error(exc: BaseException) -> tuple[str, str]:
             "that the server is running.",
         ),
         (
+            "no such file or directory",
+            "connection_refused",
+            "Connection refused: no server listens on that Unix socket (host directory and "
+            "port); check them and that the server is running.",
+        ),
+        (
             "failed to resolve host",
             "unknown_host",
             "Unknown host: the host name does not resolve.",

@@ -9,12 +9,12 @@ from django.contrib.auth import authenticate
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gateway.errors import BadRequest, NotAuthenticated, NotFound
-from rbac.authentication import AllowAny
 from rbac.sessions import issue_token
 
 _FORMAT = "%Y-%m-%d %H:%M:%S"

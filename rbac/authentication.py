@@ -38,8 +38,3 @@ class IsGatewayAdmin(BasePermission):
         if not session.user.is_admin:
             raise Forbidden("You are not authorized to perform this action.")
         return True
-
-
-class AllowAny(BasePermission):
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return True

@@ -12,12 +12,12 @@ import psycopg
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gateway.errors import BadRequest, NotFound, ServiceUnavailable
-from rbac.authentication import AllowAny
 from services.config import ServiceConfig
 from services.models import MASKED_PASSWORD, Service
 from services.pgerrors import classify_connect_error
@@ -178,9 +178,7 @@ class ServiceDetail(APIView):
         service = _get(pk)
         if not isinstance(request.data, dict) or not request.data:
             raise BadRequest("The request contains no valid record fields.")
-        flat = _flatten(request.data)
-        if "name" in flat and flat["name"] != service.name:
-            pass  # renaming moves the namespace; allowed, the registry follows the version stamp
+        flat = _flatten(request.data)  # a new name moves the namespace (registry follows)
         saved = _save(ServiceSerializer(service, data=flat, partial=True))
         return Response(_shape(saved, _fields_param(request)))
 

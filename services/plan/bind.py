@@ -277,9 +277,7 @@ def _guarded(build: Any) -> tuple[Any, Exception | None]:
 def bind_write(plan: TableWrite, schema: SchemaCache, config: ServiceConfig) -> BoundWrite:
     """Resolve a TableWrite. Per-record validation failures are kept on the record, not raised,
     so batch semantics can report them at their index."""
-    table = schema.table(plan.table)
-    if table.is_view and plan.action != "create":
-        pass  # updatable views work when PostgreSQL allows it; a refusal is classified at run time
+    table = schema.table(plan.table)  # views: PostgreSQL decides whether they are updatable
     needs_keys = (
         plan.record_id is not None
         or plan.ids is not None

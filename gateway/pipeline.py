@@ -11,7 +11,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+import orjson
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from gateway.credentials import extract_credentials, query_params
 from gateway.errors import BadRequest
@@ -23,6 +24,7 @@ from services.plan.bind import bind_read, bind_write
 from services.plan.parse import NO_BODY, parse_request
 from services.plan.types import ServiceRoot, TableList, TableRead
 from services.registry import registry
+from services.resources import HANDLERS, ResourceCall, dispatch
 
 _OVERRIDE_VERBS = frozenset({"GET", "PUT", "PATCH", "DELETE", "POST", "MERGE"})
 
@@ -64,6 +66,23 @@ def handle(request: HttpRequest, service: str, resource: str) -> HttpResponse:
     segments = [s for s in resource.strip("/").split("/")] if resource.strip("/") else []
     grant = authorize(principal, live.config.name, "/".join(segments).lower(), verb)
     body: Any = read_json_body(request, empty=NO_BODY)
+    if segments and segments[0] in HANDLERS:
+        result = dispatch(
+            ResourceCall(
+                live=live,
+                grant=grant,
+                verb=verb,
+                resource=segments[0],
+                segments=tuple(segments[1:]),
+                query=query,
+                body=body,
+                accept=request.META.get("HTTP_ACCEPT", ""),
+            )
+        )
+        lap("db")
+        if isinstance(result, HttpResponseBase):
+            return result
+        return json_response(result if isinstance(result, bytes) else orjson.dumps(result), timings)
     plan = parse_request(verb, segments, query, body)
     lap("parse")
     if isinstance(plan, ServiceRoot):

@@ -40,6 +40,7 @@ CONFIG_FIELDS = (
     "cache_enabled",
     "cache_ttl",
     "allow_upsert",
+    "allow_sql",
     "statement_timeout",
     "pool_min",
     "pool_max",

@@ -34,6 +34,7 @@ class ServiceConfig:
     cache_enabled: bool
     cache_ttl: int
     allow_upsert: bool
+    allow_sql: bool
     statement_timeout: int
     pool_min: int
     pool_max: int

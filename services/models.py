@@ -82,6 +82,10 @@ class Service(models.Model):
     cache_enabled = models.BooleanField(default=False)
     cache_ttl = models.PositiveIntegerField(default=0, help_text="seconds")
     allow_upsert = models.BooleanField(default=False)
+    allow_sql = models.BooleanField(
+        default=False,
+        help_text="Allow POST /_sql: parameterised SQL (read-only unless the role may write)",
+    )
     statement_timeout = models.PositiveIntegerField(
         default=30_000, help_text="milliseconds; 0 disables"
     )

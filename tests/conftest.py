@@ -41,7 +41,8 @@ def fixture_db(pg_server: str) -> Iterator[dict[str, Any]]:
     params = conninfo_to_dict(pg_server) | {"dbname": name}
     conninfo = make_conninfo("", **params)
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute((FIXTURES / "schema.sql").read_text())
+        for path in sorted(FIXTURES.glob("schema*.sql")):  # schema.sql, then schema_<topic>.sql
+            conn.execute(path.read_text())
     yield {"conninfo": conninfo, **params}
     from services.registry import registry
 

@@ -248,7 +248,7 @@ def parse_request(
             raise BadRequest(f"{verb} is not supported on the service root.")
         return ServiceRoot(as_list=options.flag("as_list"), all_fields=_fields(options) is not None)
     resource = segments[0]
-    if resource in ("_schema", "_proc", "_func", "_spec"):
+    if resource == "_spec":
         raise NotImplementedYet(f"Resource '{resource}' is not available yet on this gateway.")
     if resource != "_table":
         raise NotFound(f"Resource '{resource}' not found for service.")

@@ -35,6 +35,7 @@ class LiveService:
     pool: ServicePool
     _schema: SchemaCache | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _extras: dict[str, Any] = field(default_factory=dict)
 
     def schema(self, *, refresh: bool = False) -> SchemaCache:
         """The schema cache, introspected on first use or when `refresh` is asked."""
@@ -45,10 +46,20 @@ class LiveService:
             if self._schema is None or refresh:
                 with self.pool.connection() as conn:
                     self._schema = introspect(conn, self.config.schema)
+                self._extras.clear()
             return self._schema
+
+    def cached(self, key: str, build: Callable[[], Any], *, refresh: bool = False) -> Any:
+        """Another per-service catalog cache (e.g. routines), dropped with the schema cache."""
+        if not refresh and key in self._extras:
+            return self._extras[key]
+        value = build()
+        self._extras[key] = value
+        return value
 
     def drop_schema(self) -> None:
         self._schema = None
+        self._extras.clear()
 
 
 class Registry:

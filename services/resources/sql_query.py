@@ -1,10 +1,140 @@
-"""Placeholder: this resource is being built (issue #5)."""
+"""`POST /api/v2/{service}/_sql`: one parameterised SQL statement, where the admin allows it.
+
+Off unless the service's `allow_sql` is set. The statement goes to PostgreSQL as written with
+`$1`-style placeholders and the values bound server-side (never spliced). It runs in a
+READ ONLY transaction unless the caller's grant for `_sql` includes a write verb; the
+service's statement_timeout and max_records apply. Session settings the statement changes
+are reset before the connection goes back to the pool.
+"""
 
 from __future__ import annotations
 
-from gateway.errors import NotImplementedYet
+import base64
+import datetime as dt
+import json
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from gateway.errors import BadRequest, Forbidden
+from rbac.policy import Grant
+from services.pgerrors import classify
+from services.plan.parse import NO_BODY
 from services.resources import ResourceCall, ResourceResult
+
+MAX_QUERY_LENGTH = 100_000
+_WRITE_VERBS = 2 | 4 | 8 | 16  # POST, PUT, PATCH, DELETE
+
+
+def may_write(grant: Grant) -> bool:
+    """Writes through `_sql` need a write verb on the `_sql` component."""
+    return bool(grant.verbs & _WRITE_VERBS)
+
+
+def _json_text(value: Any) -> str:
+    """JSON text for a value psycopg loaded; numerics keep their exact digits."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return str(value) if value.is_finite() else json.dumps(str(value))
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return (
+            json.dumps(value)
+            if value == value and abs(value) != float("inf")
+            else json.dumps(str(value))
+        )
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return json.dumps(value.isoformat())
+    if isinstance(value, bytes | bytearray | memoryview):
+        return json.dumps(base64.b64encode(bytes(value)).decode())
+    if isinstance(value, dict):
+        items = (json.dumps(str(k)) + ":" + _json_text(v) for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_json_text(v) for v in value) + "]"
+    if isinstance(value, uuid.UUID | dt.timedelta):
+        return json.dumps(str(value))
+    return json.dumps(str(value))
+
+
+def _bind(value: Any) -> Any:
+    return Jsonb(value) if isinstance(value, dict) else value
+
+
+def _request(call: ResourceCall) -> tuple[str, list[Any]]:
+    if call.verb != "POST":
+        raise BadRequest('Send SQL with POST: {"query": "...", "params": [...]}.')
+    if call.segments:
+        raise BadRequest("_sql takes no path after it; send the statement in the body.")
+    body = call.body
+    if body is NO_BODY or not isinstance(body, dict):
+        raise BadRequest('The body must be a JSON object: {"query": "SELECT ...", "params": []}.')
+    query = body.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise BadRequest("The body needs a non-empty 'query' string.")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise BadRequest(f"The query is longer than {MAX_QUERY_LENGTH} characters.")
+    params = body.get("params", [])
+    if not isinstance(params, list):
+        raise BadRequest("'params' must be an array of values for $1, $2, ... in order.")
+    return query, [_bind(p) for p in params]
 
 
 def handle(call: ResourceCall) -> ResourceResult:
-    raise NotImplementedYet(f"Resource '{call.resource}' is not available yet on this gateway.")
+    """Run the statement and answer `{"resource": rows, "meta": {"count", "columns"}}`."""
+    config = call.live.config
+    if not config.allow_sql:
+        raise Forbidden(
+            f"SQL queries are disabled for service '{config.name}'. An admin can enable them "
+            "with the service option allow_sql."
+        )
+    query, params = _request(call)
+    cap = config.effective_max_records
+    read_only = not may_write(call.grant)
+    with call.live.pool.connection() as conn:
+        try:
+            with conn.transaction():
+                if read_only:
+                    conn.execute("SET TRANSACTION READ ONLY")
+                cur = psycopg.RawCursor(conn)
+                # prepare=True forces the extended protocol even without parameters, so
+                # PostgreSQL refuses a second statement smuggled in after a semicolon
+                cur.execute(query, params, prepare=True)  # type: ignore[arg-type]
+                columns = [c.name for c in cur.description] if cur.description else []
+                rows = cur.fetchmany(cap + 1) if cur.description else []
+                affected = cur.rowcount
+        except psycopg.Error as exc:
+            error = classify(exc)
+            if exc.sqlstate == "25006":
+                error.message = (
+                    "This caller may only read through _sql (the statement tried to write): "
+                    + error.message
+                )
+            raise error from None
+        finally:
+            if not conn.closed:
+                conn.execute("RESET ALL; DISCARD TEMP")  # nothing the statement set leaks
+    truncated = len(rows) > cap
+    rows = rows[:cap]
+    body = ",".join(
+        "{"
+        + ",".join(json.dumps(c) + ":" + _json_text(v) for c, v in zip(columns, row, strict=True))
+        + "}"
+        for row in rows
+    )
+    meta: dict[str, Any] = {"count": len(rows), "columns": columns}
+    if not columns:
+        meta["affected"] = affected
+    if truncated:
+        meta["truncated"] = True
+        meta["max_records"] = cap
+    return ('{"resource":[' + body + '],"meta":' + json.dumps(meta) + "}").encode()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, close_old_connections, connections, transaction
 from django.db.models import F
 
 from gateway.errors import Forbidden, NotFound
@@ -97,12 +97,22 @@ class Registry:
         from services.models import MetadataVersion, Service
 
         with self._lock:
-            row = MetadataVersion.objects.filter(pk=1).values_list("version", flat=True).first()
-            version = row or 0
+            try:
+                version, fresh = self._read_metadata(MetadataVersion, Service)
+            except DatabaseError:
+                # The data path skips Django's request signals, so drop a broken metadata
+                # connection here; until it is back, keep serving the services we know.
+                close_old_connections()
+                for conn in connections.all():
+                    conn.close_if_unusable_or_obsolete()
+                if self._version is None:
+                    raise
+                log.warning("metadata database unreachable; serving the cached services")
+                self._checked_at = now
+                return
             self._checked_at = now
             if version == self._version:
                 return
-            fresh = {s.name: ServiceConfig.from_model(s) for s in Service.objects.all()}
             old = self._services
             new: dict[str, LiveService] = {}
             for name, config in fresh.items():
@@ -126,6 +136,15 @@ class Registry:
             self._version = version
         for listener in self._listeners:
             listener()
+
+    def _read_metadata(
+        self, version_model: Any, service_model: Any
+    ) -> tuple[int, dict[str, ServiceConfig]]:
+        row = version_model.objects.filter(pk=1).values_list("version", flat=True).first()
+        version = row or 0
+        if version == self._version:
+            return version, {}
+        return version, {s.name: ServiceConfig.from_model(s) for s in service_model.objects.all()}
 
     def close_all(self) -> None:
         with self._lock:

@@ -1,0 +1,79 @@
+"""Compile routine calls (spec §5.2) to Statements: SELECT for functions, CALL for procedures.
+
+Routine, parameter and type names come only from the routine catalog and are quoted by
+sql.Identifier; every value is a bound parameter cast to the parameter's declared type, so
+the overload PostgreSQL runs is the one we resolved. PostgreSQL builds the result's JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+
+from services.routines.params import BoundArg, BoundCall
+from services.sql.compile import Statement
+
+_ROWS = sql.SQL("coalesce('[' || string_agg(row_to_json(_r)::text, ',') || ']', '[]')")
+
+
+def _type(arg: BoundArg) -> sql.Composable:
+    return sql.Identifier(arg.param.type_schema, arg.param.type_name)
+
+
+def arg_value(arg: BoundArg, params: list[Any]) -> sql.Composable:
+    """The expression for one argument's value (its placeholder appended to `params`)."""
+    params.append(arg.value)
+    if arg.form == "raw":
+        return sql.Placeholder()
+    if arg.form == "record":
+        return sql.SQL("json_populate_record(NULL::{}, %s::json)").format(_type(arg))
+    return sql.SQL("CAST(%s AS {})").format(_type(arg))
+
+
+def _arguments(call: BoundCall, params: list[Any]) -> sql.Composable:
+    items = []
+    for arg in call.args:
+        value = arg_value(arg, params)
+        if call.named:
+            value = sql.SQL("{} => {}").format(sql.Identifier(arg.param.name), value)
+        if arg.param.mode == "VARIADIC":
+            value = sql.SQL("VARIADIC {}").format(value)
+        items.append(value)
+    return sql.SQL(", ").join(items)
+
+
+def _invocation(call: BoundCall, params: list[Any]) -> sql.Composable:
+    routine = call.routine
+    return sql.SQL("{}({})").format(
+        sql.Identifier(routine.schema, routine.db_name), _arguments(call, params)
+    )
+
+
+def compile_function(call: BoundCall) -> Statement:
+    """One row, one text column: the result's JSON (a scalar, an object, or an array of rows)."""
+    params: list[Any] = []
+    fn = _invocation(call, params)
+    routine = call.routine
+    if routine.shape == "void":  # the (empty) value is not read: the answer is null
+        return Statement(sql.SQL("SELECT {}").format(fn), params)
+    if not routine.returns_set:
+        return Statement(sql.SQL("SELECT to_json({})::text").format(fn), params)
+    if routine.shape == "scalar":  # SETOF integer, RETURNS TABLE(x int): rows of one column
+        rows = sql.SQL("(SELECT _f._v AS {} FROM {} AS _f(_v))").format(
+            sql.Identifier(routine.value_column), fn
+        )
+        return Statement(sql.SQL("SELECT {} FROM {} AS _r").format(_ROWS, rows), params)
+    return Statement(sql.SQL("SELECT {} FROM {} AS _r").format(_ROWS, fn), params)
+
+
+def compile_procedure(call: BoundCall) -> Statement:
+    """`CALL schema.proc(...)`: one row of the OUT/INOUT values, or no result at all."""
+    params: list[Any] = []
+    return Statement(sql.SQL("CALL {}").format(_invocation(call, params)), params)
+
+
+def compile_value_check(arg: BoundArg) -> Statement:
+    """`SELECT CAST(%s AS type)`: does this one value parse as its parameter's type?"""
+    params: list[Any] = []
+    return Statement(sql.SQL("SELECT {}").format(arg_value(arg, params)), params)

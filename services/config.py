@@ -36,6 +36,7 @@ class ServiceConfig:
     allow_upsert: bool
     allow_sql: bool
     statement_timeout: int
+    schema_version: int
     pool_min: int
     pool_max: int
 

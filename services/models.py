@@ -89,6 +89,9 @@ class Service(models.Model):
     statement_timeout = models.PositiveIntegerField(
         default=30_000, help_text="milliseconds; 0 disables"
     )
+    schema_version = models.PositiveIntegerField(
+        default=0, editable=False, help_text="bumped by _schema changes so every process re-reads"
+    )
     pool_min = models.PositiveIntegerField(default=1)
     pool_max = models.PositiveIntegerField(default=10, validators=[MinValueValidator(1)])
 

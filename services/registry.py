@@ -49,6 +49,16 @@ class LiveService:
                 self._extras.clear()
             return self._schema
 
+    def schema_changed(self) -> None:
+        """This process changed the database schema: re-read it here and tell every process."""
+        from services.models import Service
+
+        try:
+            self.schema(refresh=True)
+        finally:
+            Service.objects.filter(pk=self.config.id).update(schema_version=F("schema_version") + 1)
+            bump_metadata_version()
+
     def cached(self, key: str, build: Callable[[], Any], *, refresh: bool = False) -> Any:
         """Another per-service catalog cache (e.g. routines), dropped with the schema cache."""
         if not refresh and key in self._extras:
@@ -120,7 +130,10 @@ class Registry:
                 if prev is not None and prev.config.connection_key == config.connection_key:
                     if config.is_active:
                         new[name] = LiveService(config, prev.pool, prev._schema)
-                        if config.schema != prev.config.schema:
+                        if (config.schema, config.schema_version) != (
+                            prev.config.schema,
+                            prev.config.schema_version,
+                        ):
                             new[name].drop_schema()
                         continue
                     prev.pool.close()

@@ -73,7 +73,7 @@ def run_in_transaction(live: LiveService, statements: list[ddl.Statement]) -> No
         with live.pool.connection() as conn, conn.transaction():
             execute(conn, statements)
     finally:
-        live.schema(refresh=True)
+        live.schema_changed()
 
 
 @dataclass
@@ -172,4 +172,4 @@ def apply_tables(
                         del run.pending[key]
             return results
     finally:
-        live.schema(refresh=True)
+        live.schema_changed()

@@ -867,3 +867,22 @@ def test_service_over_every_schema_creates_in_the_named_schema(
         assert status == 404  # `shop` serves public only
     finally:
         pg.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier("other", name)))
+
+
+def test_schema_change_reaches_other_processes(api: Any, pg: Any) -> None:
+    """A second Registry stands for another worker process sharing the metadata DB."""
+    from services.registry import Registry
+
+    other = Registry()
+    name = "cross_process_tbl"
+    try:
+        assert other.get("shop").schema().find_table(name) is None  # warm, stale-to-be cache
+        status, body = api.post(
+            "/api/v2/shop/_schema", [{"name": name, "field": [{"name": "id", "type": "id"}]}]
+        )
+        assert status == 200, body
+        other._checked_at = 0.0  # its next poll (at most GATEWAY_METADATA_POLL_SECONDS later)
+        assert other.get("shop").schema().find_table(name) is not None
+    finally:
+        other.close_all()
+        pg.execute(f'DROP TABLE IF EXISTS "{name}"')

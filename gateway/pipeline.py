@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
 from gateway.credentials import extract_credentials, query_params
 from gateway.errors import BadRequest
@@ -25,6 +25,7 @@ from services.plan.parse import NO_BODY, parse_request
 from services.plan.types import ServiceRoot, TableList, TableRead
 from services.registry import registry
 from services.resources import HANDLERS, ResourceCall, dispatch
+from services.stream import RowStream, open_stream, stream_format, stream_limit
 
 _OVERRIDE_VERBS = frozenset({"GET", "PUT", "PATCH", "DELETE", "POST", "MERGE"})
 
@@ -46,7 +47,14 @@ def effective_verb(request: HttpRequest, query: Mapping[str, str]) -> str:
     return "PATCH" if verb == "MERGE" else verb
 
 
-def handle(request: HttpRequest, service: str, resource: str) -> HttpResponse:
+def _streaming(rows: RowStream, timings: list[tuple[str, float]]) -> StreamingHttpResponse:
+    """NDJSON/CSV rows as they come; the Server-Timing covers the stages up to the first batch."""
+    response = StreamingHttpResponse(rows, content_type=rows.content_type)
+    response["Server-Timing"] = ", ".join(f"{name};dur={s * 1000:.2f}" for name, s in timings)
+    return response
+
+
+def handle(request: HttpRequest, service: str, resource: str) -> HttpResponseBase:
     """Run one data API request through every stage."""
     timings: list[tuple[str, float]] = []
     mark = time.perf_counter()
@@ -93,6 +101,11 @@ def handle(request: HttpRequest, service: str, resource: str) -> HttpResponse:
     if isinstance(plan, TableRead):
         bound_read = bind_read(plan, schema, live.config)
         lap("bind")
+        fmt = stream_format(bound_read, request.META.get("HTTP_ACCEPT", ""), query)
+        if fmt is not None:  # NDJSON/CSV: every row, streamed (no max_records page)
+            rows = open_stream(live, bound_read, fmt, stream_limit(plan, live.config, grant))
+            lap("db")
+            return _streaming(rows, timings)
         body_bytes = run_read(live, bound_read)
     else:
         bound_write = bind_write(plan, schema, live.config)

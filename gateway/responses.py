@@ -46,7 +46,7 @@ def service_root(plan: ServiceRoot) -> dict[str, Any]:
     return {"resource": [{"name": n} for n, _ in _RESOURCES]}
 
 
-def _plural(label: str) -> str:
+def plural(label: str) -> str:
     if label.endswith("y") and label[-2:-1] not in "aeiou":
         return label[:-1] + "ies"
     if label.endswith(("s", "x", "z", "ch", "sh")):
@@ -79,7 +79,7 @@ def table_list(plan: TableList, schema: SchemaCache, verbs: int) -> dict[str, An
                 "label": label,
                 "description": None,
                 "native": [],
-                "plural": _plural(label),
+                "plural": plural(label),
                 "is_view": t.is_view,
                 "access": access,
             }

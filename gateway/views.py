@@ -6,7 +6,7 @@ import logging
 import re
 
 from django.db import connection
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from gateway import pipeline
 from gateway.errors import GatewayError, InternalError, NotFound, render_error
@@ -26,7 +26,7 @@ def error_response(error: GatewayError) -> HttpResponse:
     return response
 
 
-def data_api(request: HttpRequest) -> HttpResponse:
+def data_api(request: HttpRequest) -> HttpResponseBase:
     """Every /api/v2/<service>/... request that is not the system API."""
     match = DATA_PATH.match(request.path_info)
     if match is None:

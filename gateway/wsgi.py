@@ -30,4 +30,6 @@ def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
         return django_application(environ, start_response)  # type: ignore[no-any-return]
     response = data_api(WSGIRequest(environ))
     start_response(f"{response.status_code} {response.reason_phrase}", list(response.items()))
-    return [response.content]
+    if response.streaming:
+        return response  # type: ignore[return-value]  # the server iterates it, then close()s it
+    return [response.content]  # type: ignore[attr-defined]

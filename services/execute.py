@@ -2,7 +2,8 @@
 
 Reads are one statement in autocommit (PostgreSQL builds the JSON). Writes follow the batch
 semantics of spec §3.8: stop at the first failure keeping what was written (default),
-`continue`, or `rollback` (all or nothing); a single record is one autocommit statement.
+`continue`, or `rollback` (all or nothing); a single record is one autocommit statement, and a
+batch create (default or rollback) goes in chunks through services/bulk.py.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import orjson
 import psycopg
 
 from gateway.errors import BatchError, GatewayError, NotFound
+from services.bulk import insert_batch
 from services.pgerrors import classify
 from services.plan.types import BoundNode, BoundRead, BoundRecord, BoundWrite
 from services.registry import LiveService
@@ -200,8 +202,10 @@ def _filtered_write(live: LiveService, write: BoundWrite, row_filter: BoundNode 
 
 
 def _batch(live: LiveService, write: BoundWrite, row_filter: BoundNode | None) -> bytes:
-    outputs: list[str] = []
-    errors: list[tuple[int, GatewayError]] = []
+    if write.action == "create" and write.mode != "continue":
+        with live.pool.connection() as conn:
+            created = insert_batch(conn, write, lambda r: _apply(conn, write, r, row_filter))
+        return _batch_outcome(write, created)
     results: list[str | GatewayError] = []
     with live.pool.connection() as conn:
         try:
@@ -216,20 +220,24 @@ def _batch(live: LiveService, write: BoundWrite, row_filter: BoundNode | None) -
                     except GatewayError as exc:
                         if exc.status >= 500 and exc.status != 504:
                             raise
-                        errors.append((index, exc))
                         results.append(exc)
                         if write.mode == "rollback" or (write.mode == "stop" and index == 0):
                             raise psycopg.Rollback() from None
                         if write.mode == "stop":
                             break
                         continue
-                    outputs.append(out)
                     results.append(out)
         except psycopg.Error as exc:
             raise classify(exc) from None
+    return _batch_outcome(write, results)
+
+
+def _batch_outcome(write: BoundWrite, results: list[str | GatewayError]) -> bytes:
+    """The response for per-record results, or the batch error naming what was written."""
+    errors = [i for i, r in enumerate(results) if isinstance(r, GatewayError)]
     if not errors:
-        return _finish(write, outputs)
-    rolled_back = write.mode == "rollback" or (write.mode == "stop" and errors[0][0] == 0)
+        return _finish(write, [r for r in results if isinstance(r, str)])
+    rolled_back = write.mode == "rollback" or (write.mode == "stop" and errors[0] == 0)
     written = [] if rolled_back else [i for i, r in enumerate(results) if isinstance(r, str)]
     raise _batch_error(write, results, written, rolled_back=write.mode == "rollback")
 

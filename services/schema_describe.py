@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 
-from gateway.responses import _plural, label_for, verb_names
+from gateway.responses import label_for, plural, verb_names
 from services.pgerrors import classify
 from services.registry import LiveService
 from services.schema_cache import Column, Relation, SchemaCache, Table
@@ -337,7 +337,7 @@ def table_summary(table: Table, extras: TableExtras, verbs: int) -> dict[str, An
         "label": label,
         "description": extras.comment,
         "native": [],
-        "plural": _plural(label),
+        "plural": plural(label),
         "is_view": table.is_view,
         "access": verb_names(verbs),
     }
@@ -354,7 +354,7 @@ def table_description(
         "label": label,
         "description": extras.comment,
         "native": [],
-        "plural": _plural(label),
+        "plural": plural(label),
         "is_view": table.is_view,
         "primary_key": list(table.primary_key),
         "name_field": None,

@@ -54,7 +54,7 @@ def _related_params(related: tuple[BoundRelated, ...]) -> list[Any]:
     return [r.limit for r in related if r.relation.type == "has_many"]
 
 
-def _row_select(
+def row_select(
     read: BoundRead,
     params: list[Any],
     where: BoundNode | None,
@@ -118,7 +118,7 @@ def compile_page(read: BoundRead, row_filter: BoundNode | None = None) -> Statem
 
     Returns one row: (json_text, count or NULL, more or NULL).
     """
-    where = _combine(read.where, row_filter)
+    where = combine(read.where, row_filter)
     filter_params = where_params(where)
     params = [*_related_params(read.related), *filter_params, read.limit, read.offset]
     if read.count:
@@ -140,7 +140,7 @@ def compile_page(read: BoundRead, row_filter: BoundNode | None = None) -> Statem
 
 
 def _compose_page(read: BoundRead, where: BoundNode | None, params: list[Any]) -> sql.Composable:
-    rows = _row_select(read, params, where)
+    rows = row_select(read, params, where)
     params.extend((read.limit, read.offset))
     body = sql.SQL(
         # string_agg over row_to_json builds the same array ~40% faster than json_agg (bench/)
@@ -171,7 +171,7 @@ def compile_count(table: Table, where: BoundNode | None) -> Statement:
 
 def compile_key_lookup(read: BoundRead, row_filter: BoundNode | None = None) -> Statement:
     """One JSON text per requested identifier (NULL where no row matches), in request order."""
-    where = _combine(read.where, row_filter)
+    where = combine(read.where, row_filter)
     per_key = [*_related_params(read.related), *where_params(where)]
     params = [v for key in read.key_values or () for v in (*per_key, *key)]
     shape = (
@@ -192,14 +192,14 @@ def _compose_key_lookup(
 ) -> sql.Composable:
     subqueries = [
         sql.SQL("(SELECT row_to_json(_p)::text FROM ({rows} LIMIT 1) AS _p)").format(
-            rows=_row_select(read, params, where, key)
+            rows=row_select(read, params, where, key)
         )
         for key in read.key_values or ()
     ]
     return sql.SQL("SELECT ARRAY[{}]::text[]").format(sql.SQL(", ").join(subqueries))
 
 
-def _combine(a: BoundNode | None, b: BoundNode | None) -> BoundNode | None:
+def combine(a: BoundNode | None, b: BoundNode | None) -> BoundNode | None:
     from services.plan.types import BoundLogic
 
     if a is None:

@@ -1,0 +1,190 @@
+"""Execute stage, streamed reads: every row of a `_table` query as NDJSON or CSV, batch by batch.
+
+NDJSON comes from a server-side cursor, CSV from `COPY ... TO STDOUT`, both in one transaction on
+a pooled connection. The first batch is read before the response starts, so a bad request still
+gets the error envelope. It never holds the whole result in memory and never keeps the
+connection after the stream ends or is closed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal
+
+import psycopg
+from psycopg.abc import Buffer
+from psycopg.adapt import Loader
+
+from gateway.errors import BadRequest
+from rbac.policy import Grant
+from services.config import ServiceConfig
+from services.pgerrors import classify
+from services.plan.types import BoundNode, BoundRead, TableRead
+from services.registry import LiveService
+from services.sql.compile import Statement
+from services.sql.stream import NO_STATEMENT_TIMEOUT, compile_csv, compile_ndjson
+
+log = logging.getLogger(__name__)
+
+StreamFormat = Literal["ndjson", "csv"]
+CONTENT_TYPES: dict[StreamFormat, str] = {
+    "ndjson": "application/x-ndjson",
+    "csv": "text/csv; charset=utf-8",
+}
+BATCH_ROWS = 2_000  # rows per FETCH from the server-side cursor
+CHUNK_BYTES = 64 * 1024  # CSV bytes gathered per response chunk
+
+_ACCEPTED: dict[str, StreamFormat | None] = {
+    "application/x-ndjson": "ndjson",
+    "text/csv": "csv",
+    "application/json": None,
+}
+_FORMATS: dict[str, StreamFormat | None] = {"ndjson": "ndjson", "csv": "csv", "json": None}
+_TRUE = frozenset({"true", "1", "yes", "on", "t", "y"})
+
+
+def _from_accept(accept: str) -> StreamFormat | None:
+    """The best of JSON, NDJSON and CSV by the Accept header's q-values (JSON if none named)."""
+    best: StreamFormat | None = None
+    best_q = 0.0
+    for item in accept.split(","):
+        media, *options = (part.strip() for part in item.split(";"))
+        if media.lower() not in _ACCEPTED:
+            continue
+        q = 1.0
+        for option in options:
+            name, _, value = option.partition("=")
+            if name.strip() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if q > best_q:
+            best, best_q = _ACCEPTED[media.lower()], q
+    return best
+
+
+def stream_format(read: BoundRead, accept: str, query: Mapping[str, str]) -> StreamFormat | None:
+    """The streamed format asked for (`format=`, then `stream=true`, then Accept), or None for JSON.
+
+    Reads by id and count_only reads always answer JSON.
+    """
+    if "format" in query:
+        value = query["format"].strip().lower()
+        if value not in _FORMATS:
+            raise BadRequest(
+                f"Unsupported format '{query['format']}': use json, ndjson or csv.",
+                context={"param": "format"},
+            )
+        fmt = _FORMATS[value]
+    elif query.get("stream", "").strip().lower() in _TRUE:
+        fmt = "ndjson"
+    elif "ndjson" in accept or "csv" in accept:
+        fmt = _from_accept(accept)
+    else:
+        return None
+    if read.key_values is not None or read.count_only:
+        return None
+    return fmt
+
+
+def may_read_all_rows(grant: Grant) -> bool:
+    """Whether a stream may skip the service's max_records cap.
+
+    Today only admins reach the data API and they may read whole tables; roles narrow this
+    here when they arrive (issue #3).
+    """
+    return True
+
+
+def stream_limit(plan: TableRead, config: ServiceConfig, grant: Grant) -> int | None:
+    """The rows a stream may send: a given `limit` still limits; None means every row."""
+    given = plan.limit if plan.limit is not None and plan.limit > 0 else None
+    if may_read_all_rows(grant):
+        return given
+    cap = config.effective_max_records
+    return cap if given is None else min(given, cap)
+
+
+class _TextAsBytes(Loader):
+    """Text columns as the UTF-8 bytes PostgreSQL sent: no decode and re-encode per row."""
+
+    def load(self, data: Buffer) -> bytes:
+        return bytes(data)
+
+
+def _ndjson_batches(conn: psycopg.Connection[Any], stmt: Statement) -> Iterator[bytes]:
+    with conn.cursor(name="gateway_stream") as cursor:
+        cursor.adapters.register_loader("text", _TextAsBytes)
+        cursor.execute(stmt.query, stmt.params)
+        while rows := cursor.fetchmany(BATCH_ROWS):
+            yield b"\n".join([row[0] for row in rows]) + b"\n"
+
+
+def _csv_batches(conn: psycopg.Connection[Any], stmt: Statement) -> Iterator[bytes]:
+    conn.execute(NO_STATEMENT_TIMEOUT)  # for this transaction only: see sql/stream.py
+    with conn.cursor() as cursor, cursor.copy(stmt.query, stmt.params) as copy:
+        buffer = bytearray()
+        for data in copy:  # one CSV line per item
+            buffer += data
+            if len(buffer) >= CHUNK_BYTES:
+                yield bytes(buffer)
+                buffer.clear()
+        if buffer:
+            yield bytes(buffer)
+
+
+def _batches(live: LiveService, fmt: StreamFormat, stmt: Statement) -> Iterator[bytes]:
+    # Leaving these blocks (end of rows, an error, or close() on a client disconnect) cancels
+    # an unfinished COPY, closes the cursor, ends the transaction and returns the connection.
+    with live.pool.connection() as conn, conn.transaction():
+        if fmt == "csv":
+            yield from _csv_batches(conn, stmt)
+        else:
+            yield from _ndjson_batches(conn, stmt)
+
+
+class RowStream:
+    """The response body of a stream: an iterator of byte chunks; close() releases the
+    connection (StreamingHttpResponse calls it when the response is done or abandoned)."""
+
+    def __init__(self, batches: Iterator[bytes], content_type: str) -> None:
+        self.content_type = content_type
+        self._batches = batches
+        try:
+            self._first: bytes | None = next(batches, b"")  # runs the query
+        except psycopg.Error as exc:
+            raise classify(exc) from None
+
+    def __iter__(self) -> RowStream:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._first is not None:
+            first, self._first = self._first, None
+            return first
+        try:
+            return next(self._batches)
+        except psycopg.Error as exc:
+            # the status line is sent: the server can only cut the response short
+            log.warning("stream aborted by the database: %s", exc.sqlstate or type(exc).__name__)
+            raise classify(exc) from None
+
+    def close(self) -> None:
+        self._batches.close()
+
+
+def open_stream(
+    live: LiveService,
+    read: BoundRead,
+    fmt: StreamFormat,
+    limit: int | None,
+    row_filter: BoundNode | None = None,
+) -> RowStream:
+    """Start streaming `read` (its limit replaced by `limit`); raises before the first byte."""
+    if fmt == "csv":
+        stmt = compile_csv(read, limit, row_filter)
+    else:
+        stmt = compile_ndjson(read, limit, row_filter)
+    return RowStream(_batches(live, fmt, stmt), CONTENT_TYPES[fmt])

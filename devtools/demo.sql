@@ -104,3 +104,30 @@ INSERT INTO order_items (order_id, product_id, quantity, unit_price) VALUES
     (4, 2, 1, 24.50),
     (5, 1, 10, 79.90),
     (5, 5, 10, 2.50);
+
+-- a few routines for the _func / _proc examples in the README
+CREATE FUNCTION add_numbers(a integer, b integer) RETURNS integer
+    LANGUAGE sql IMMUTABLE AS $$ SELECT a + b $$;
+COMMENT ON FUNCTION add_numbers(integer, integer) IS 'Adds two integers.';
+
+CREATE FUNCTION customer_totals(p_min numeric DEFAULT 0)
+    RETURNS TABLE (customer text, total numeric)
+    LANGUAGE sql STABLE AS $$
+        SELECT c.name, sum(i.quantity * i.unit_price)
+        FROM customers c
+        JOIN orders o ON o.customer_id = c.id
+        JOIN order_items i ON i.order_id = o.id
+        GROUP BY c.name
+        HAVING sum(i.quantity * i.unit_price) >= p_min
+        ORDER BY 2 DESC
+    $$;
+
+CREATE PROCEDURE order_stats(IN p_status text, OUT p_count bigint, OUT p_total numeric)
+    LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT count(DISTINCT o.id), coalesce(sum(i.quantity * i.unit_price), 0)
+    INTO p_count, p_total
+    FROM orders o LEFT JOIN order_items i ON i.order_id = o.id
+    WHERE o.status = p_status;
+END
+$$;

@@ -47,10 +47,13 @@ def service_root(plan: ServiceRoot) -> dict[str, Any]:
 
 
 def plural(label: str) -> str:
+    """A plain English plural for DF's `plural` field; names already plural stay as they are."""
+    if label.endswith(("ss", "us", "x", "z", "ch", "sh")):
+        return label + "es"
+    if label.endswith("s"):
+        return label
     if label.endswith("y") and label[-2:-1] not in "aeiou":
         return label[:-1] + "ies"
-    if label.endswith(("s", "x", "z", "ch", "sh")):
-        return label + "es"
     return label + "s"
 
 

@@ -2,6 +2,7 @@
 
 from django.urls import path, re_path
 
+from gateway import docs_views
 from rbac import api as rbac_api
 from services import api as services_api
 
@@ -12,4 +13,6 @@ urlpatterns = [
     path("api/v2/system/service/<int:pk>", services_api.ServiceDetail.as_view()),
     path("api/v2/system/service/<int:pk>/_test", services_api.ServiceTest.as_view()),
     path("api/v2/system/service_type", services_api.ServiceTypes.as_view()),
+    re_path(r"^api/v2/api_docs/?$", docs_views.spec_list),
+    re_path(r"^api/v2/api_docs/(?P<service>[_0-9a-zA-Z.-]+)/?$", docs_views.service_spec),
 ]

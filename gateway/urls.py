@@ -4,14 +4,15 @@
 """
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
-from gateway import views
+from gateway import docs_views, views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", views.health, name="health"),
+    re_path(r"^docs/(?P<service>[_0-9a-zA-Z.-]+)/$", docs_views.docs_page, name="api-docs"),
     path(
         "openapi/system.json",
         SpectacularAPIView.as_view(urlconf="gateway.api_urls"),

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.errors import BadRequest, NotFound, NotImplementedYet
+from gateway.errors import BadRequest, NotFound
 from services.plan.filters import parse_filter
 from services.plan.types import (
     ALL_FIELDS,
@@ -248,8 +248,6 @@ def parse_request(
             raise BadRequest(f"{verb} is not supported on the service root.")
         return ServiceRoot(as_list=options.flag("as_list"), all_fields=_fields(options) is not None)
     resource = segments[0]
-    if resource == "_spec":
-        raise NotImplementedYet(f"Resource '{resource}' is not available yet on this gateway.")
     if resource != "_table":
         raise NotFound(f"Resource '{resource}' not found for service.")
     if len(segments) == 1:

@@ -23,6 +23,7 @@ HANDLERS = {
     "_func": "routines",
     "_proc": "routines",
     "_sql": "sql_query",
+    "_spec": "spec",
 }
 
 

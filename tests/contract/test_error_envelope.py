@@ -41,7 +41,7 @@ CASES: list[tuple[str, str, str, str, dict[str, str], Any, int]] = [
     ("missing-record", "admin", "GET", f"{TODO}/99", {}, None, 404),
     ("missing-record-delete", "admin", "DELETE", f"{TODO}/99", {}, None, 404),
     ("missing-record-patch", "admin", "PATCH", f"{TODO}/99", {}, {"name": "x"}, 404),
-    ("spec-not-built", "admin", "GET", "/api/v2/shop/_spec", {}, None, 501),
+    ("spec-post", "admin", "POST", "/api/v2/shop/_spec", {}, None, 400),
     ("inactive-service", "inactive", "GET", TODO, {}, None, 403),
     # data API: options
     ("unknown-field", "admin", "GET", TODO, {"fields": "nope"}, None, 400),

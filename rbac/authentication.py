@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -38,3 +39,13 @@ class IsGatewayAdmin(BasePermission):
         if not session.user.is_admin:
             raise Forbidden("You are not authorized to perform this action.")
         return True
+
+
+class SessionTokenScheme(OpenApiAuthenticationExtension):
+    """Describes SessionTokenAuthentication in the system API's OpenAPI document."""
+
+    target_class = "rbac.authentication.SessionTokenAuthentication"
+    name = "SessionToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "apiKey", "in": "header", "name": "X-DreamFactory-Session-Token"}

@@ -145,7 +145,7 @@ def _save(serializer: ServiceSerializer) -> Service:
 class ServiceCollection(APIView):
     """GET lists services; POST creates them (201, body must be a list)."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(operation_id="listServices", responses={200: dict})
     def get(self, request: Request) -> Response:
         services = Service.objects.all()
         ids = request.query_params.get("ids")
@@ -170,7 +170,7 @@ class ServiceCollection(APIView):
 class ServiceDetail(APIView):
     """GET one (unwrapped), PATCH/PUT (partial update), DELETE."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(operation_id="getService", responses={200: dict})
     def get(self, request: Request, pk: int) -> Response:
         return Response(to_record(_get(pk)))
 

@@ -242,3 +242,12 @@ def test_service_root_lists_resources(admin: Api, seeded: dict[str, Any]) -> Non
     }
     status, body = admin.get("/api/v2/shop/_foo")
     assert status == 404
+
+
+def test_system_api_openapi_document_is_served(anon: Api) -> None:
+    response = anon.client.get("/openapi/system.json?format=json")
+    assert response.status_code == 200
+    document = response.json()
+    assert "/api/v2/system/service" in document["paths"]
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["SessionToken"]["name"] == "X-DreamFactory-Session-Token"

@@ -9,11 +9,12 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?= -n 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install fmt lint test test-unit check run bench docker
+.PHONY: help install browser fmt lint test test-unit check run bench docker
 
 help:
 	@echo "make run        serve the demo (embedded PostgreSQL if none is reachable) on :8000"
 	@echo "make test       install, lint, then the whole pytest suite (real PostgreSQL)"
+	@echo "make browser    install Debian's chromium for the admin UI tests (root only)"
 	@echo "make test-unit  the database-free unit tests only"
 	@echo "make lint       ruff check + ruff format --check"
 	@echo "make fmt        ruff format + ruff check --fix"
@@ -36,7 +37,17 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: install lint
+# The admin UI tests (tests/ui) drive Debian's chromium; Playwright never downloads a browser.
+browser:
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" -eq 0 ]; then \
+		apt-get update && apt-get install -y --no-install-recommends chromium; \
+	else \
+		echo "browser: chromium is missing and we are not root; the admin UI tests will be" \
+			"skipped (failed under CI). Install it with: sudo apt-get install chromium"; \
+	fi
+
+test: install browser lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: install

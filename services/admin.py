@@ -1,12 +1,158 @@
-"""Admin console registration for services (customised further in the admin issue #4)."""
+"""Admin console for services: branding, the dashboard, and the Service form (issue #4).
 
+The password is write-only: the form never renders it and a blank entry keeps the stored one.
+The "Test connection" and "Schema" pages live in services/admin_views.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, path
+from django.utils.html import format_html
 
+from services import admin_views
 from services.models import Service
+
+admin.site.site_header = "pg-gateway admin"
+admin.site.site_title = "pg-gateway admin"
+admin.site.index_title = "Dashboard"
+
+_default_index = admin.site.index
+
+
+def _dashboard_index(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+    """The stock index plus the services block of templates/admin/index.html.
+
+    The default site is kept (INSTALLED_APPS names plain django.contrib.admin), so the dashboard
+    data is added by wrapping its index view rather than by an AdminSite subclass.
+    """
+    services = None
+    if request.user.has_perm("services.view_service"):
+        services = list(Service.objects.all())
+    context = {"dashboard_services": services, **(extra_context or {})}
+    return _default_index(request, context)
+
+
+admin.site.index = _dashboard_index  # type: ignore[method-assign]
+
+
+INFO_FIELDS = ("name", "label", "description", "is_active")
+OPTION_FIELDS = ("max_records", "allow_upsert", "allow_sql", "cache_enabled", "cache_ttl")
+
+
+class ServiceForm(forms.ModelForm):  # type: ignore[type-arg]
+    """The Service form with a write-only password."""
+
+    password = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only: leave blank to keep the stored password.",
+    )
+    clear_password = forms.BooleanField(
+        required=False, label="Clear password", help_text="Remove the stored password."
+    )
+
+    class Meta:
+        model = Service
+        fields = (
+            *INFO_FIELDS,
+            "host",
+            "port",
+            "database",
+            "username",
+            "password",
+            "schema",
+            "sslmode",
+            "sslrootcert",
+            "timezone",
+            "application_name",
+            "statement_timeout",
+            "pool_min",
+            "pool_max",
+            *OPTION_FIELDS,
+        )
+
+    def clean_password(self) -> str:
+        entered: str = self.cleaned_data.get("password") or ""
+        if not entered and self.instance.pk:
+            return str(self.instance.password or "")
+        return entered
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        if cleaned.get("clear_password"):
+            cleaned["password"] = ""
+        return cleaned
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
-    list_display = ("name", "label", "is_active", "host", "database", "schema")
+class ServiceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = ServiceForm
+    change_form_template = "admin/services/service/change_form.html"
+    list_display = ("name", "label", "status", "endpoint", "schema", "last_modified_date")
+    list_display_links = ("name", "label")
+    list_filter = ("is_active",)
     search_fields = ("name", "label", "host", "database")
-    exclude = ("password",)
+    fieldsets = (
+        ("Info", {"fields": INFO_FIELDS}),
+        (
+            "Connection",
+            {
+                "fields": (
+                    ("host", "port"),
+                    "database",
+                    "username",
+                    ("password", "clear_password"),
+                    "schema",
+                    ("sslmode", "sslrootcert"),
+                    "timezone",
+                    "application_name",
+                    "statement_timeout",
+                    ("pool_min", "pool_max"),
+                )
+            },
+        ),
+        (
+            "Options",
+            {"fields": OPTION_FIELDS},
+        ),
+    )
+
+    @admin.display(description="Status", ordering="is_active")
+    def status(self, obj: Service) -> str:
+        state, color = ("active", "#2e7d32") if obj.is_active else ("inactive", "#b71c1c")
+        return format_html(
+            '<strong class="service-status {}" style="color: {}">{}</strong>', state, color, state
+        )
+
+    @admin.display(description="Server", ordering="host")
+    def endpoint(self, obj: Service) -> str:
+        return f"{obj.host}:{obj.port}/{obj.database}"
+
+    def get_urls(self) -> list[URLPattern]:
+        info = self.opts.app_label, self.opts.model_name
+        wrap = self.admin_site.admin_view
+        custom = [
+            path(
+                "<path:object_id>/test-connection/",
+                wrap(self.test_connection_view),
+                name="{}_{}_test_connection".format(*info),
+            ),
+            path(
+                "<path:object_id>/schema/",
+                wrap(self.schema_view),
+                name="{}_{}_schema".format(*info),
+            ),
+        ]
+        return custom + super().get_urls()
+
+    def test_connection_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return admin_views.test_connection(self, request, object_id)
+
+    def schema_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        return admin_views.schema(self, request, object_id)

@@ -1,0 +1,145 @@
+"""The admin's per-service pages: "Test connection" (POST) and the read-only "Schema" view.
+
+Both run inside ServiceAdmin.get_urls() behind admin_view (staff login, CSRF on); they only
+read the database through the service's pool or one direct connection, never change it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
+from django.template.response import TemplateResponse
+from django.urls import reverse
+
+from gateway.errors import GatewayError
+from services.api import check_connection
+from services.config import ServiceConfig
+from services.models import Service
+from services.pgerrors import classify
+from services.registry import registry
+from services.routines.catalog import Routine, RoutineCatalog, load_catalog
+from services.schema_cache import Table
+
+if TYPE_CHECKING:
+    from services.admin import ServiceAdmin
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnRow:
+    name: str
+    db_type: str
+    nullable: bool
+    primary_key: bool
+    foreign_key: str
+
+
+def _service(model_admin: ServiceAdmin, request: HttpRequest, object_id: str) -> Service:
+    service = model_admin.get_object(request, object_id)
+    if service is None:
+        raise Http404(f"Service with ID {object_id!r} does not exist.")
+    return service
+
+
+def test_connection(
+    model_admin: ServiceAdmin, request: HttpRequest, object_id: str
+) -> HttpResponse:
+    """Connect once with the stored settings and report the server version or what to fix."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    service = _service(model_admin, request, object_id)
+    if not model_admin.has_change_permission(request, service):
+        raise PermissionDenied
+    try:
+        result = check_connection(ServiceConfig.from_model(service))
+    except GatewayError as exc:
+        messages.error(request, f"{service.name}: {exc.message}")
+    else:
+        messages.success(
+            request, f"{service.name}: connection succeeded. {result['server_version']}"
+        )
+    return HttpResponseRedirect(reverse("admin:services_service_change", args=[service.pk]))
+
+
+def _fk_targets(table: Table) -> dict[str, str]:
+    targets: dict[str, str] = {}
+    for relation in table.relations:
+        if relation.type != "belongs_to":
+            continue
+        for column, ref in zip(relation.fields, relation.ref_fields, strict=False):
+            targets[column] = f"{relation.ref_table}.{ref}"
+    return targets
+
+
+def _table_rows(table: Table) -> list[ColumnRow]:
+    targets = _fk_targets(table)
+    return [
+        ColumnRow(
+            name=c.name,
+            db_type=c.db_type,
+            nullable=c.nullable,
+            primary_key=c.is_primary_key,
+            foreign_key=targets.get(c.name, ""),
+        )
+        for c in table.columns
+    ]
+
+
+def _routines(live: Any, refresh: bool) -> list[Routine]:
+    def build() -> RoutineCatalog:
+        with live.pool.connection() as conn:
+            return load_catalog(conn, live.config.schema)
+
+    # same cache key as services/resources/routines.py, so the API and the admin share it
+    catalog: RoutineCatalog = live.cached("routines", build, refresh=refresh)
+    found: list[Routine] = []
+    for kind in ("function", "procedure"):
+        for name in catalog.names(kind):  # type: ignore[arg-type]
+            found.extend(catalog.routines[kind][name])  # type: ignore[index]
+    return found
+
+
+def schema(model_admin: ServiceAdmin, request: HttpRequest, object_id: str) -> HttpResponse:
+    """Tables, views (with their columns) and routines of the service, read-only."""
+    service = _service(model_admin, request, object_id)
+    if not model_admin.has_view_permission(request, service):
+        raise PermissionDenied
+    refresh = request.GET.get("refresh") == "1"
+    tables: list[dict[str, Any]] = []
+    routines: list[Routine] = []
+    error = ""
+    # An admin often opens this right after saving: don't wait for the metadata poll interval.
+    registry.invalidate()
+    try:
+        live = registry.get(service.name)
+        cache = live.schema(refresh=refresh)
+        tables = [
+            {"table": t, "kind": "view" if t.is_view else "table", "columns": _table_rows(t)}
+            for t in cache.sorted_tables()
+        ]
+        routines = _routines(live, refresh)
+    except GatewayError as exc:
+        error = exc.message
+    except psycopg.Error as exc:
+        error = classify(exc).message
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": f"Schema of {service.name}",
+        "subtitle": None,
+        "opts": model_admin.opts,
+        "original": service,
+        "tables": tables,
+        "routines": routines,
+        "error": error,
+    }
+    return TemplateResponse(request, "admin/services/service/schema.html", context)

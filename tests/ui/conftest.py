@@ -1,0 +1,78 @@
+"""Playwright fixtures for the admin console: Debian's /usr/bin/chromium, headless.
+
+No browser download happens here: without /usr/bin/chromium the browser tests fail in CI
+(CI set) and are skipped elsewhere, with the same message saying how to install it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+MISSING = (
+    f"Debian's chromium is missing at {CHROMIUM}: install it with `make browser` "
+    "(apt-get install -y --no-install-recommends chromium) to run the admin UI tests."
+)
+# The committed screenshots are refreshed with UPDATE_SCREENSHOTS=1; ordinary runs write them
+# to a temporary directory so the work tree stays clean.
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "pg-gateway-screenshots"
+)
+
+
+@pytest.fixture
+def page(monkeypatch: pytest.MonkeyPatch, live_server: Any) -> Iterator[Any]:
+    """A fresh 1280x800 page in a headless chromium; `page.base_url` is the live server."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(MISSING)
+        pytest.skip(MISSING)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an asyncio loop running in this thread; the test's own ORM
+    # calls are still plain synchronous ones.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            context = browser.new_context(
+                viewport={"width": 1280, "height": 800}, base_url=live_server.url
+            )
+            context.set_default_timeout(15_000)
+            yield context.new_page()
+            context.close()
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def screenshot(page: Any) -> Any:
+    """Save the visible viewport as docs/screenshots/<name>.png."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def take(name: str) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path))
+        return path
+
+    return take

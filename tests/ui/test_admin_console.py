@@ -1,0 +1,100 @@
+"""The admin console story in a real browser: log in, dashboard, add a service, test its
+connection (good, then refused), browse its schema. Saves docs/screenshots/0*.png."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.conftest import service_kwargs
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _message(page: Any, level: str) -> str:
+    return str(page.locator(f"ul.messagelist li.{level}").first.inner_text())
+
+
+def _table(page: Any, name: str) -> Any:
+    caption = page.locator(".table-name", has_text=re.compile(f"^{re.escape(name)}$"))
+    return page.locator(".schema-table", has=caption)
+
+
+def test_admin_console_story(admin_user: Any, seeded: dict[str, Any], page: Any, screenshot: Any):
+    from services.models import Service
+
+    kwargs = service_kwargs(seeded)
+    Service.objects.create(
+        **service_kwargs(seeded, name="legacy", host="db.example.internal", is_active=False)
+    )
+
+    # 1. log in
+    page.goto("/admin/")
+    assert page.title().startswith("Log in | pg-gateway admin")
+    page.fill("#id_username", "admin@example.com")
+    page.fill("#id_password", "correct-horse-battery")
+    screenshot("01-login")
+    page.click("input[type=submit]")
+
+    # 2. the dashboard lists the services with their status
+    dashboard = page.locator("#dashboard-services")
+    assert "pg-gateway admin" in page.locator("#site-name").inner_text()
+    assert "legacy" in dashboard.inner_text()
+    assert "inactive" in dashboard.inner_text()
+
+    # 3. add a service through the form
+    page.goto("/admin/services/service/add/")
+    page.fill("#id_name", kwargs["name"])
+    page.fill("#id_label", "Shop (fixtures)")
+    page.fill("#id_host", kwargs["host"])
+    page.fill("#id_port", str(kwargs["port"]))
+    page.fill("#id_database", kwargs["database"])
+    page.fill("#id_username", kwargs["username"])
+    page.fill("#id_password", kwargs["password"])
+    page.fill("#id_schema", kwargs["schema"])
+    page.select_option("#id_sslmode", kwargs["sslmode"])
+    for legend in ("Info", "Connection", "Options"):
+        assert page.locator("fieldset h2", has_text=legend).count() == 1
+    screenshot("03-service-form")
+    page.click("input[name=_continue]")
+    assert "was added successfully" in _message(page, "success")
+    assert page.input_value("#id_password") == ""  # write-only: never rendered back
+
+    # 4. test the connection: the server version, then a classified refusal on port 1
+    page.click("button.test-connection")
+    assert re.search(r"connection succeeded\. PostgreSQL \d+", _message(page, "success"))
+    screenshot("04-test-connection")
+
+    page.fill("#id_port", "1")
+    page.click("input[name=_continue]")
+    page.click("button.test-connection")
+    assert "Connection refused" in _message(page, "error")
+
+    page.fill("#id_port", str(kwargs["port"]))
+    page.click("input[name=_continue]")
+    page.click("button.test-connection")
+    assert "connection succeeded" in _message(page, "success")
+
+    # 5. the read-only schema view: tables, views and their columns, routines
+    page.click("a:text-is('Schema')")
+    assert page.title().startswith("Schema of shop")
+    names = page.locator(".table-name").all_inner_texts()
+    assert {"customers", "orders", "Table With Space", "MixedCase", "big_orders"} <= set(names)
+    assert "other.secret" not in names  # only the service's schema
+    assert _table(page, "Table With Space").count() == 1
+    assert "Column With Space" in _table(page, "Table With Space").inner_text()
+    assert "customers.id" in _table(page, "orders").inner_text()  # a foreign key target
+    assert _table(page, "big_orders").locator(".schema-kind").text_content() == "view"
+    assert "add_numbers(a integer, b integer)" in page.locator("#routines").inner_text()
+    screenshot("05-schema")
+
+    # the dashboard now shows the new active service next to the inactive one
+    page.goto("/admin/")
+    text = dashboard.inner_text()
+    assert "shop" in text
+    assert f"{kwargs['host']}:{kwargs['port']}/{kwargs['database']}" in text
+    screenshot("02-dashboard")
+
+    assert Service.objects.get(name="shop").port == kwargs["port"]

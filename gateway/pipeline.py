@@ -106,7 +106,7 @@ def handle(request: HttpRequest, service: str, resource: str) -> HttpResponseBas
             rows = open_stream(live, bound_read, fmt, stream_limit(plan, live.config, grant))
             lap("db")
             return _streaming(rows, timings)
-        body_bytes = run_read(live, bound_read)
+        body_bytes = run_read(live, bound_read, verbs=grant.verbs)
     else:
         bound_write = bind_write(plan, schema, live.config)
         lap("bind")

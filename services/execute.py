@@ -14,10 +14,12 @@ import orjson
 import psycopg
 
 from gateway.errors import BatchError, GatewayError, NotFound
+from rbac.policy import FULL_ACCESS
 from services.bulk import insert_batch
 from services.pgerrors import classify
 from services.plan.types import BoundNode, BoundRead, BoundRecord, BoundWrite
 from services.registry import LiveService
+from services.schema_describe import extras_for, load_extras, table_description
 from services.sql.compile import (
     Statement,
     compile_count,
@@ -51,8 +53,17 @@ def _as_list(rows_json: bytes, keys: tuple[str, ...]) -> bytes:
     return orjson.dumps(["(" + ",".join(str(r.get(k)) for k in keys) + ")" for r in rows])
 
 
-def run_read(live: LiveService, read: BoundRead, row_filter: BoundNode | None = None) -> bytes:
-    """GET /_table/{t}[/{id}]: the response body bytes."""
+def run_read(
+    live: LiveService,
+    read: BoundRead,
+    row_filter: BoundNode | None = None,
+    *,
+    verbs: int = FULL_ACCESS.verbs,
+) -> bytes:
+    """GET /_table/{t}[/{id}]: the response body bytes.
+
+    `verbs` is the caller's grant, shown as `access` in `meta.schema` (include_schema).
+    """
     try:
         with live.pool.connection() as conn:
             if read.key_values is not None:
@@ -61,7 +72,8 @@ def run_read(live: LiveService, read: BoundRead, row_filter: BoundNode | None = 
             rows = conn.execute(stmt.query, stmt.params).fetchone()
             rows_json, count, more = rows if rows else ("[]", 0, False)
             if more:
-                count = _one(conn, compile_count(read.table, _and(read.where, row_filter)))
+                where = _and(read.where, row_filter)
+                count = _one(conn, compile_count(read.table, where, read.group))
     except psycopg.Error as exc:
         raise classify(exc) from None
     if read.count_only:
@@ -71,6 +83,9 @@ def run_read(live: LiveService, read: BoundRead, row_filter: BoundNode | None = 
         meta["count"] = count
         if count - read.offset > read.limit:
             meta["next"] = read.offset + read.limit
+    if read.include_schema:
+        extras = extras_for(load_extras(live, live.schema()), read.table)
+        meta["schema"] = table_description(read.table, extras, verbs, live.config.id)
     body = rows_json.encode()
     if read.as_list:
         body = _as_list(body, tuple(k.name for k in read.keys))

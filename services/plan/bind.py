@@ -11,8 +11,11 @@ from typing import Any
 from gateway.errors import BadRequest, GatewayError
 from services.config import ServiceConfig
 from services.plan.filter_ast import And, Condition, Node, Not, Or, Value
+from services.plan.parse import parse_aggregate
 from services.plan.types import (
     ALL_FIELDS,
+    AggregateRequest,
+    BoundAggregate,
     BoundCondition,
     BoundLogic,
     BoundNode,
@@ -157,14 +160,16 @@ def bind_read(plan: TableRead, schema: SchemaCache, config: ServiceConfig) -> Bo
     """Resolve a TableRead; the limit is capped by the service's max_records."""
     table = schema.table(plan.table)
     max_records = config.effective_max_records
+    where = bind_filter(plan.filter, table) if plan.filter is not None else None
+    valid_limit = plan.limit is not None and 0 < plan.limit <= max_records
+    limit = plan.limit if valid_limit and plan.limit is not None else max_records
+    if plan.group:
+        return _bind_grouped(plan, table, where, limit, valid_limit)
     columns = bind_columns(table, plan.fields, table.columns)
     related = _bind_related(schema, table, plan.related, max_records)
     if related:
         needed = tuple(table.column(f) for r in related for f in r.relation.fields)
         columns = _with_key_columns(columns, needed)
-    where = bind_filter(plan.filter, table) if plan.filter is not None else None
-    valid_limit = plan.limit is not None and 0 < plan.limit <= max_records
-    limit = plan.limit if valid_limit and plan.limit is not None else max_records
     common: dict[str, Any] = {
         "table": table,
         "columns": columns,
@@ -206,7 +211,105 @@ def bind_read(plan: TableRead, schema: SchemaCache, config: ServiceConfig) -> Bo
         probe_more=not valid_limit and not (plan.include_count or plan.count_only),
         count_only=plan.count_only,
         keys=table.key_columns(plan.id_field) if plan.as_list else (),
+        include_schema=plan.include_schema,
         **common,
+    )
+
+
+# --- grouped reads (`group` with aggregates in `fields`, spec §3.2) ----------------------------
+
+# SUM and AVG need numbers; MIN, MAX and COUNT work on any comparable column
+_NUMERIC_TYPES = frozenset({"int2", "int4", "int8", "numeric", "float4", "float8", "money"})
+
+
+def bind_aggregate(table: Table, req: AggregateRequest) -> BoundAggregate:
+    """Resolve `FUNC(field)`: the field must be a real column (COUNT(*) has none)."""
+    if req.field is None:
+        return BoundAggregate("count", None)
+    label = f"{req.function.upper()}({req.field})"
+    column = table.find_column(req.field)
+    if column is None:
+        raise BadRequest(f"Invalid field requested: {label}", context={"param": "fields"})
+    if req.function in ("sum", "avg") and (
+        column.is_array or column.base_type not in _NUMERIC_TYPES
+    ):
+        raise BadRequest(
+            f"Invalid field requested: {label}; {req.function.upper()} needs a numeric field.",
+            context={"param": "fields"},
+        )
+    return BoundAggregate(req.function, column)
+
+
+def _grouped_order(
+    table: Table,
+    order: tuple[OrderItem, ...],
+    group: tuple[Column, ...],
+    aggregates: tuple[BoundAggregate, ...],
+) -> tuple[BoundOrder, ...]:
+    """Order terms of a grouped read: group columns, aggregate output names or `FUNC(f)`."""
+    by_name = {a.name.lower(): a for a in aggregates}
+    out = []
+    for item in order:
+        term: Column | BoundAggregate | None = table.find_column(item.field)
+        if term is None or term not in group:
+            term = by_name.get(item.field.lower())
+        if term is None:
+            req = parse_aggregate(item.field)
+            term = bind_aggregate(table, req) if req is not None else None
+        if term is None:
+            raise BadRequest(f"Invalid field '{item.field}' in order by clause.")
+        out.append(BoundOrder(term, item.descending, item.nulls))
+    return tuple(out)
+
+
+def _bind_grouped(
+    plan: TableRead, table: Table, where: BoundNode | None, limit: int, valid_limit: bool
+) -> BoundRead:
+    """A GROUP BY read: every plain field must be grouped; aggregates are resolved pairs."""
+    for given, what in ((plan.related, "related"), (plan.as_list, "as_list")):
+        if given:
+            raise BadRequest(f"'group' can not be combined with '{what}'.", context={"param": what})
+    if plan.record_id is not None or plan.ids is not None or plan.records:
+        raise BadRequest("'group' can not be combined with ids or records.")
+    group: list[Column] = []
+    for name in plan.group or ():
+        column = table.find_column(name)
+        if column is None:
+            raise BadRequest(
+                f"Invalid or unknown field '{name}' in group by clause.", context={"param": "group"}
+            )
+        if column not in group:
+            group.append(column)
+    grouped = tuple(group)
+    # no fields (or `*`): the group columns, in table order like every other read
+    columns = bind_columns(
+        table,
+        None if plan.fields == ALL_FIELDS else plan.fields,
+        tuple(c for c in table.columns if c in group),
+    )
+    for column in columns:
+        if column not in grouped:
+            raise BadRequest(
+                f"Field '{column.name}' must appear in the group by clause or be used in an"
+                " aggregate function.",
+                context={"param": "fields"},
+            )
+    aggregates = tuple(dict.fromkeys(bind_aggregate(table, a) for a in plan.aggregates))
+    counting = plan.include_count or plan.count_only
+    return BoundRead(
+        table=table,
+        columns=columns,
+        where=where,
+        order=_grouped_order(table, plan.order, grouped, aggregates),
+        limit=limit,
+        offset=plan.offset,
+        count=counting,
+        probe_more=not valid_limit and not counting,
+        count_only=plan.count_only,
+        related=(),
+        group=grouped,
+        aggregates=aggregates,
+        include_schema=plan.include_schema,
     )
 
 

@@ -14,6 +14,8 @@ from gateway.errors import BadRequest, NotFound
 from services.plan.filters import parse_filter
 from services.plan.types import (
     ALL_FIELDS,
+    AggregateFunction,
+    AggregateRequest,
     BatchMode,
     OrderItem,
     Plan,
@@ -58,6 +60,7 @@ _BODY_OPTIONS = frozenset(
         "id_field",
         "related",
         "include_count",
+        "include_schema",
         "as_list",
     }
 )
@@ -128,6 +131,53 @@ def _fields(options: Options) -> tuple[str, ...] | None:
     if fields and "*" in fields:
         return ALL_FIELDS
     return fields
+
+
+# `SUM(f)`, `COUNT(*)`, ... (spec §3.2): the name must be one of ours; the argument is looked up
+# in the schema by bind, so anything else (`SUM(total);DROP ...`) stays a plain, unknown field
+_AGGREGATE = re.compile(r"^(sum|count|avg|min|max)\s*\(\s*([^()]*?)\s*\)$", re.IGNORECASE)
+
+
+def parse_aggregate(text: str) -> AggregateRequest | None:
+    """`FUNC(field)` as an AggregateRequest, or None when `text` is not aggregate syntax."""
+    match = _AGGREGATE.match(text.strip())
+    if match is None:
+        return None
+    function: AggregateFunction = match.group(1).lower()  # type: ignore[assignment]
+    argument = match.group(2)
+    if len(argument) >= 2 and argument[0] == argument[-1] == '"':
+        argument = argument[1:-1].replace('""', '"')
+    if argument == "*":
+        if function != "count":
+            raise BadRequest(
+                f"Invalid field requested: {text.strip()}", context={"param": "fields"}
+            )
+        return AggregateRequest(function, None)
+    return AggregateRequest(function, argument)
+
+
+def _grouped_fields(
+    options: Options, group: tuple[str, ...] | None
+) -> tuple[tuple[str, ...] | None, tuple[AggregateRequest, ...]]:
+    """`fields` split into plain names and aggregates; aggregates need `group` (as in DF)."""
+    fields = _fields(options)
+    if not fields or fields == ALL_FIELDS:
+        return fields, ()
+    plain: list[str] = []
+    aggregates: list[AggregateRequest] = []
+    for item in fields:
+        aggregate = parse_aggregate(item)
+        if aggregate is None:
+            plain.append(item)
+            continue
+        if not group:
+            raise BadRequest(
+                f"Aggregate '{item}' in fields requires a 'group' parameter.",
+                context={"param": "group"},
+            )
+        if aggregate not in aggregates:
+            aggregates.append(aggregate)
+    return tuple(plain), tuple(aggregates)
 
 
 def _ids(options: Options) -> tuple[Any, ...] | None:
@@ -274,9 +324,11 @@ def parse_request(
     records = records_from_body(body) if body is not NO_BODY else None
 
     if verb == "GET":
+        group = _as_list(options.get("group"), "group")
+        fields, aggregates = _grouped_fields(options, group)
         return TableRead(
             table=table,
-            fields=_fields(options),
+            fields=fields,
             filter=filter_node,
             order=parse_order(options.get("order")),
             limit=_as_int(options.get("limit"), "limit"),
@@ -291,6 +343,9 @@ def parse_request(
             continue_on_error=options.flag("continue"),
             as_list=options.flag("as_list"),
             refresh=options.flag("refresh"),
+            group=group,
+            aggregates=aggregates,
+            include_schema=options.flag("include_schema"),
         )
     mode = _mode(options)
     common: dict[str, Any] = {

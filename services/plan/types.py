@@ -15,6 +15,7 @@ from services.schema_cache import Column, Relation, Table
 ALL_FIELDS = ("*",)
 BatchMode = Literal["stop", "continue", "rollback"]
 WriteAction = Literal["create", "update", "delete"]
+AggregateFunction = Literal["sum", "count", "avg", "min", "max"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,14 @@ class OrderItem:
     field: str
     descending: bool = False
     nulls: Literal["first", "last"] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateRequest:
+    """One `FUNC(field)` of `fields` on a grouped read; field None is COUNT(*)."""
+
+    function: AggregateFunction
+    field: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +79,9 @@ class TableRead:
     continue_on_error: bool = False
     as_list: bool = False
     refresh: bool = False
+    group: tuple[str, ...] | None = None
+    aggregates: tuple[AggregateRequest, ...] = ()  # taken out of `fields`
+    include_schema: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +125,21 @@ BoundNode = BoundCondition | BoundLogic
 
 
 @dataclass(frozen=True, slots=True)
+class BoundAggregate:
+    """An aggregate over a resolved column (None: COUNT(*)); `function` keys a fixed SQL table."""
+
+    function: AggregateFunction
+    column: Column | None
+
+    @property
+    def name(self) -> str:
+        """The output name DF gives it: SUM_total, COUNT_ALL."""
+        return f"{self.function.upper()}_{self.column.name if self.column else 'ALL'}"
+
+
+@dataclass(frozen=True, slots=True)
 class BoundOrder:
-    column: Column
+    column: Column | BoundAggregate  # an aggregate only on grouped reads
     descending: bool
     nulls: Literal["first", "last"] | None
 
@@ -146,6 +171,9 @@ class BoundRead:
     single: bool = False  # URL id: answer one unwrapped record
     continue_on_error: bool = False
     as_list: bool = False
+    group: tuple[Column, ...] = ()  # GROUP BY columns; `columns` are then a subset of them
+    aggregates: tuple[BoundAggregate, ...] = ()  # selected after `columns`
+    include_schema: bool = False
 
 
 @dataclass(frozen=True, slots=True)

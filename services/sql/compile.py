@@ -11,11 +11,13 @@ from typing import Any
 
 from psycopg import sql
 
-from services.plan.types import BoundNode, BoundRead, BoundRelated
+from services.plan.types import BoundAggregate, BoundNode, BoundRead, BoundRelated
 from services.schema_cache import Column, Table
 from services.sql.cache import statements
 from services.sql.fragments import (
+    aggregate_list,
     column_ref,
+    group_by,
     key_match,
     order_by,
     qualified,
@@ -41,7 +43,17 @@ def _names(columns: tuple[Column, ...]) -> tuple[str, ...]:
 
 
 def _order_shape(order: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple((o.column.name, o.descending, o.nulls) for o in order)
+    return tuple((_term_shape(o.column), o.descending, o.nulls) for o in order)
+
+
+def _term_shape(term: Column | BoundAggregate) -> Any:
+    if isinstance(term, BoundAggregate):
+        return ("agg", term.function, term.column.name if term.column else None)
+    return term.name
+
+
+def _group_shape(read: BoundRead) -> tuple[Any, ...]:
+    return (_names(read.group), tuple(_term_shape(a) for a in read.aggregates))
 
 
 def _related_shape(related: tuple[BoundRelated, ...]) -> tuple[Any, ...]:
@@ -60,8 +72,15 @@ def row_select(
     where: BoundNode | None,
     key: tuple[Any, ...] | None = None,
 ) -> sql.Composable:
-    """`SELECT <columns, related> FROM table AS _t WHERE ...` (no order/limit)."""
-    items = select_list(read.columns) + _related_items(read.table, read.related, params)
+    """`SELECT <columns, aggregates, related> FROM table AS _t WHERE ... [GROUP BY ...]`.
+
+    No order/limit; grouped reads have no related items (bind refuses them).
+    """
+    items = (
+        select_list(read.columns)
+        + aggregate_list(read.aggregates)
+        + _related_items(read.table, read.related, params)
+    )
     conditions = []
     if where is not None:
         conditions.append(where_expr(where, params))
@@ -72,8 +91,12 @@ def row_select(
         if conditions
         else sql.SQL("")
     )
-    return sql.SQL("SELECT {items} FROM {tbl} AS {t}{where}").format(
-        items=sql.SQL(", ").join(items), tbl=qualified(read.table), t=_T, where=where_sql
+    return sql.SQL("SELECT {items} FROM {tbl} AS {t}{where}{group}").format(
+        items=sql.SQL(", ").join(items),
+        tbl=qualified(read.table),
+        t=_T,
+        where=where_sql,
+        group=group_by(read.group),
     )
 
 
@@ -134,6 +157,7 @@ def compile_page(read: BoundRead, row_filter: BoundNode | None = None) -> Statem
         _order_shape(read.order),
         read.count,
         read.probe_more,
+        _group_shape(read),
     )
     text = statements.text(key, lambda p: _compose_page(read, where, p), params, read.table)
     return Statement(text, params)
@@ -150,23 +174,38 @@ def _compose_page(read: BoundRead, where: BoundNode | None, params: list[Any]) -
     count: sql.Composable = sql.SQL("NULL::bigint")
     more: sql.Composable = sql.SQL("NULL::boolean")
     if read.count:
-        count = sql.SQL("(SELECT count(*) FROM {tbl} AS {t}{where})").format(
-            tbl=qualified(read.table), t=_T, where=where_clause(where, params)
-        )
+        count = sql.SQL("({})").format(_count_query(read.table, where, read.group, params))
     if read.probe_more:
-        more = sql.SQL("EXISTS (SELECT 1 FROM {tbl} AS {t}{where} OFFSET %s LIMIT 1)").format(
-            tbl=qualified(read.table), t=_T, where=where_clause(where, params)
+        more = sql.SQL(
+            "EXISTS (SELECT 1 FROM {tbl} AS {t}{where}{group} OFFSET %s LIMIT 1)"
+        ).format(
+            tbl=qualified(read.table),
+            t=_T,
+            where=where_clause(where, params),
+            group=group_by(read.group),
         )
         params.append(read.offset + read.limit)
     return sql.SQL("SELECT ({}), {}, {}").format(body, count, more)
 
 
-def compile_count(table: Table, where: BoundNode | None) -> Statement:
-    params: list[Any] = []
-    query = sql.SQL("SELECT count(*) FROM {tbl} AS {t}{where}").format(
-        tbl=qualified(table), t=_T, where=where_clause(where, params)
+def _count_query(
+    table: Table, where: BoundNode | None, group: tuple[Column, ...], params: list[Any]
+) -> sql.Composable:
+    """Matching rows, or with `group` the number of groups."""
+    if not group:
+        return sql.SQL("SELECT count(*) FROM {tbl} AS {t}{where}").format(
+            tbl=qualified(table), t=_T, where=where_clause(where, params)
+        )
+    return sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {tbl} AS {t}{where}{group}) AS _g").format(
+        tbl=qualified(table), t=_T, where=where_clause(where, params), group=group_by(group)
     )
-    return Statement(query, params)
+
+
+def compile_count(
+    table: Table, where: BoundNode | None, group: tuple[Column, ...] = ()
+) -> Statement:
+    params: list[Any] = []
+    return Statement(_count_query(table, where, group, params), params)
 
 
 def compile_key_lookup(read: BoundRead, row_filter: BoundNode | None = None) -> Statement:

@@ -10,7 +10,7 @@ from typing import Any
 
 from psycopg import sql
 
-from services.plan.types import BoundCondition, BoundNode, BoundOrder
+from services.plan.types import BoundAggregate, BoundCondition, BoundNode, BoundOrder
 from services.schema_cache import Column, Table
 
 _COMPARISON = {op: sql.SQL(op) for op in ("=", "!=", ">", ">=", "<", "<=")}
@@ -43,6 +43,42 @@ def select_list(
     return [
         sql.SQL("{} AS {}").format(output_expr(c, alias), sql.Identifier(c.name)) for c in columns
     ]
+
+
+# the only aggregate SQL we ever write: the request picks a key, never the text
+_AGGREGATE_SQL = {
+    "sum": sql.SQL("sum"),
+    "count": sql.SQL("count"),
+    "avg": sql.SQL("avg"),
+    "min": sql.SQL("min"),
+    "max": sql.SQL("max"),
+}
+
+
+def aggregate_expr(agg: BoundAggregate, alias: sql.Composable = _ALIAS) -> sql.Composable:
+    """`sum(_t.total)`, `count(*)`; money is summed as numeric so JSON gets a number."""
+    function = _AGGREGATE_SQL[agg.function]
+    if agg.column is None:
+        return sql.SQL("{}(*)").format(function)
+    ref = column_ref(agg.column, alias)
+    if agg.column.base_type == "money" and not agg.column.is_array:
+        ref = sql.SQL("{}::numeric").format(ref)
+    return sql.SQL("{}({})").format(function, ref)
+
+
+def aggregate_list(
+    aggregates: tuple[BoundAggregate, ...], alias: sql.Composable = _ALIAS
+) -> list[sql.Composable]:
+    return [
+        sql.SQL("{} AS {}").format(aggregate_expr(a, alias), sql.Identifier(a.name))
+        for a in aggregates
+    ]
+
+
+def group_by(group: tuple[Column, ...], alias: sql.Composable = _ALIAS) -> sql.Composable:
+    if not group:
+        return sql.SQL("")
+    return sql.SQL(" GROUP BY {}").format(sql.SQL(", ").join(column_ref(c, alias) for c in group))
 
 
 def record_json(columns: tuple[Column, ...], alias: sql.Composable = _ALIAS) -> sql.Composable:
@@ -152,9 +188,12 @@ def order_by(order: tuple[BoundOrder, ...], alias: sql.Composable = _ALIAS) -> s
         return sql.SQL("")
     items = []
     for item in order:
-        part = sql.SQL("{} {}").format(
-            column_ref(item.column, alias), sql.SQL("DESC" if item.descending else "ASC")
+        term = (
+            aggregate_expr(item.column, alias)
+            if isinstance(item.column, BoundAggregate)
+            else column_ref(item.column, alias)
         )
+        part = sql.SQL("{} {}").format(term, sql.SQL("DESC" if item.descending else "ASC"))
         if item.nulls:
             part = sql.SQL("{} {}").format(
                 part, sql.SQL("NULLS FIRST" if item.nulls == "first" else "NULLS LAST")

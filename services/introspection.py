@@ -77,7 +77,7 @@ WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND nspname !~ '^pg_(toast_)?temp_'
 """
 
-_FK_ACTIONS = {
+FK_ACTIONS = {
     "a": "NO ACTION",
     "r": "RESTRICT",
     "c": "CASCADE",
@@ -207,8 +207,8 @@ def introspect(conn: psycopg.Connection[Any], schema: str) -> SchemaCache:
                 ref_table=parent,
                 ref_fields=rcols,
                 constraint=conname,
-                on_update=_FK_ACTIONS.get(upd),
-                on_delete=_FK_ACTIONS.get(dele),
+                on_update=FK_ACTIONS.get(upd),
+                on_delete=FK_ACTIONS.get(dele),
             )
         )
         child_unique = cols == pks.get((nsp, rel)) or cols in uniques.get((nsp, rel), ())
@@ -220,8 +220,8 @@ def introspect(conn: psycopg.Connection[Any], schema: str) -> SchemaCache:
                 ref_table=child,
                 ref_fields=cols,
                 constraint=conname,
-                on_update=_FK_ACTIONS.get(upd),
-                on_delete=_FK_ACTIONS.get(dele),
+                on_update=FK_ACTIONS.get(upd),
+                on_delete=FK_ACTIONS.get(dele),
             )
         )
 

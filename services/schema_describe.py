@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 
 from gateway.responses import label_for, plural, verb_names
+from services.introspection import FK_ACTIONS
 from services.pgerrors import classify
 from services.registry import LiveService
 from services.schema_cache import Column, Relation, SchemaCache, Table
@@ -66,13 +67,6 @@ WHERE con.contype IN ('p', 'u', 'f', 'c', 'x') AND n.nspname = ANY(%(schemas)s)
 ORDER BY con.conname
 """
 
-_FK_ACTIONS = {
-    "a": "NO ACTION",
-    "r": "RESTRICT",
-    "c": "CASCADE",
-    "n": "SET NULL",
-    "d": "SET DEFAULT",
-}
 _CONSTRAINT_TYPES = {
     "p": "PRIMARY KEY",
     "u": "UNIQUE",
@@ -176,8 +170,8 @@ def _read_extras(conn: psycopg.Connection[Any], schemas: list[str]) -> Extras:
                 ref_schema=rnsp,
                 ref_table=rrel,
                 ref_columns=tuple(rcols),
-                on_update=_FK_ACTIONS.get(upd) if kind == "f" else None,
-                on_delete=_FK_ACTIONS.get(dele) if kind == "f" else None,
+                on_update=FK_ACTIONS.get(upd) if kind == "f" else None,
+                on_delete=FK_ACTIONS.get(dele) if kind == "f" else None,
                 definition=definition,
             )
         )
@@ -347,19 +341,12 @@ def table_description(
     table: Table, extras: TableExtras, verbs: int, service_id: int
 ) -> dict[str, Any]:
     """`GET /_schema/{t}` (spec §4.2; access as the integer verb mask)."""
-    label = label_for(table.name)
     return {
-        "alias": None,
-        "name": table.name,
-        "label": label,
-        "description": extras.comment,
-        "native": [],
-        "plural": plural(label),
-        "is_view": table.is_view,
+        **table_summary(table, extras, verbs),
         "primary_key": list(table.primary_key),
         "name_field": None,
         "field": [field_description(table, c, extras) for c in table.columns],
         "related": [relation_description(r, service_id) for r in table.relations],
         "constraints": constraints(table, extras),
-        "access": verbs,
+        "access": verbs,  # an integer here, verb names in the summary
     }

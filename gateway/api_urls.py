@@ -1,18 +1,28 @@
-"""The system API under /api/v2/ (DRF): services and the admin session."""
+"""The system API under /api/v2/ (DRF): services, roles, apps, users, sessions."""
 
 from django.urls import path, re_path
 
+from apikeys import api as apps_api
 from gateway import docs_views
-from rbac import api as rbac_api
+from rbac import role_api, session_api, user_api
 from services import api as services_api
 
 urlpatterns = [
     re_path(r"^api(?:/v2)?/?$", services_api.ServiceDirectory.as_view()),
-    path("api/v2/system/admin/session", rbac_api.AdminSessionView.as_view()),
+    path("api/v2/system/admin/session", session_api.AdminSessionView.as_view()),
+    path("api/v2/system/environment", session_api.EnvironmentView.as_view()),
+    path("api/v2/user/session", session_api.UserSessionView.as_view()),
+    path("api/v2/user/register", session_api.RegisterView.as_view()),
     path("api/v2/system/service", services_api.ServiceCollection.as_view()),
     path("api/v2/system/service/<int:pk>", services_api.ServiceDetail.as_view()),
     path("api/v2/system/service/<int:pk>/_test", services_api.ServiceTest.as_view()),
     path("api/v2/system/service_type", services_api.ServiceTypes.as_view()),
+    path("api/v2/system/role", role_api.role_collection),
+    path("api/v2/system/role/<str:pk>", role_api.role_detail),
+    path("api/v2/system/app", apps_api.app_collection),
+    path("api/v2/system/app/<str:pk>", apps_api.app_detail),
+    path("api/v2/system/user", user_api.user_collection),
+    path("api/v2/system/user/<str:pk>", user_api.user_detail),
     re_path(r"^api/v2/api_docs/?$", docs_views.spec_list),
     re_path(r"^api/v2/api_docs/(?P<service>[_0-9a-zA-Z.-]+)/?$", docs_views.service_spec),
 ]

@@ -7,10 +7,11 @@ from typing import Any
 import orjson
 from django.http import HttpResponse
 
+from rbac.policy import Grant
+from rbac.verbs import verb_names
 from services.plan.types import ServiceRoot, TableList
 from services.schema_cache import SchemaCache
 
-_VERB_NAMES = (("GET", 1), ("POST", 2), ("PUT", 4), ("PATCH", 8), ("DELETE", 16))
 _RESOURCES = (
     ("_schema", "Schema"),
     ("_table", "Tables"),
@@ -31,10 +32,6 @@ def json_response(
             [f"{name};dur={seconds * 1000:.2f}" for name, seconds in timings]
         )
     return response
-
-
-def verb_names(mask: int) -> list[str]:
-    return [name for name, bit in _VERB_NAMES if mask & bit]
 
 
 def service_root(plan: ServiceRoot) -> dict[str, Any]:
@@ -62,9 +59,10 @@ def label_for(name: str) -> str:
     return " ".join(w.capitalize() for w in name.replace(".", "_").split("_") if w)
 
 
-def table_list(plan: TableList, schema: SchemaCache, verbs: int) -> dict[str, Any]:
-    """GET /_table (spec §3.1): tables and views merged and sorted by name."""
-    tables = schema.sorted_tables()
+def table_list(plan: TableList, schema: SchemaCache, grant: Grant) -> dict[str, Any]:
+    """GET /_table (spec §3.1): the tables and views the caller may reach, sorted by name."""
+    masks = {t.name: grant.mask(f"_table/{t.name}") for t in schema.sorted_tables()}
+    tables = [t for t in schema.sorted_tables() if masks[t.name]]
     if plan.ids:
         wanted = {i.lower() for i in plan.ids}
         tables = [t for t in tables if t.name.lower() in wanted]
@@ -75,7 +73,7 @@ def table_list(plan: TableList, schema: SchemaCache, verbs: int) -> dict[str, An
     out = []
     for t in tables:
         label = label_for(t.name)
-        access = verb_names(verbs)
+        access = verb_names(masks[t.name])
         out.append(
             {
                 "name": t.name,

@@ -125,6 +125,21 @@ GATEWAY_ENCRYPTION_KEY = env.str("GATEWAY_ENCRYPTION_KEY", default="")
 # HS256 secret for session tokens; defaults to SECRET_KEY.
 JWT_SECRET = env.str("JWT_SECRET", default=SECRET_KEY)
 JWT_TTL_MINUTES = env.int("JWT_TTL_MINUTES", default=1440)
+# How long after issue an (even expired) token may be refreshed with PUT .../session.
+JWT_REFRESH_TTL_MINUTES = env.int("JWT_REFRESH_TTL_MINUTES", default=20160)
+# HMAC secret(s) for API keys at rest; comma-separated, newest first. Default: from SECRET_KEY.
+GATEWAY_API_KEY_SECRET = env.str("GATEWAY_API_KEY_SECRET", default="")
+# POST /api/v2/user/register: open self-registration of users (off by default).
+GATEWAY_OPEN_REGISTRATION = env.bool("GATEWAY_OPEN_REGISTRATION", default=False)
+# Failed logins: after this many per account / per client address within the lockout window,
+# further attempts answer 429 until the window passes.
+GATEWAY_LOGIN_MAX_FAILURES = env.int("GATEWAY_LOGIN_MAX_FAILURES", default=5)
+GATEWAY_LOGIN_MAX_FAILURES_PER_ADDRESS = env.int(
+    "GATEWAY_LOGIN_MAX_FAILURES_PER_ADDRESS", default=20
+)
+GATEWAY_LOGIN_LOCKOUT_SECONDS = env.int("GATEWAY_LOGIN_LOCKOUT_SECONDS", default=900)
+# Take the client address from the first X-Forwarded-For entry (only behind a trusted proxy).
+GATEWAY_TRUST_X_FORWARDED_FOR = env.bool("GATEWAY_TRUST_X_FORWARDED_FOR", default=False)
 # Instance-wide cap on rows per response (DF's DB_MAX_RECORDS_RETURNED).
 GATEWAY_MAX_RECORDS_CAP = env.int("GATEWAY_MAX_RECORDS_CAP", default=100_000)
 # Largest request body the API accepts, in bytes.

@@ -65,3 +65,93 @@ class User(AbstractBaseUser, PermissionsMixin):
     def display_name(self) -> str:
         full = f"{self.first_name} {self.last_name}".strip()
         return self.name or full or self.email.split("@")[0]
+
+
+class Role(models.Model):
+    """A named set of access rules; apps get one as default, users one per app (spec §8.1)."""
+
+    name = models.CharField(max_length=64, unique=True)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField(default=True)
+    db_role = models.CharField(
+        max_length=63,
+        blank=True,
+        help_text="PostgreSQL role to SET for this role's requests on services with "
+        "database roles on (PostgreSQL row-level security and grants then apply).",
+    )
+    created_date = models.DateTimeField(auto_now_add=True)
+    last_modified_date = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoleServiceAccess(models.Model):
+    """One access rule: verbs on a component of a service (or of every service), with optional
+    row filters (spec §8.1, §8.4)."""
+
+    FILTER_OPS = [("AND", "AND"), ("OR", "OR")]
+
+    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="accesses")
+    service = models.ForeignKey(
+        "services.Service",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        help_text="Empty: every service (then the component must be *).",
+    )
+    component = models.CharField(
+        max_length=255,
+        default="*",
+        blank=True,
+        help_text="*, _table/*, _table/orders, _table/orders/*, _schema/*, _func/name, _sql, ...",
+    )
+    verb_mask = models.PositiveIntegerField(
+        default=1, help_text="GET=1, POST=2, PUT=4, PATCH=8, DELETE=16 (all = 31)"
+    )
+    requestor_mask = models.PositiveSmallIntegerField(default=1, help_text="API=1, SCRIPT=2")
+    filters = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Row filters: [{"name": "owner_id", "operator": "=", "value": "{user.id}"}]',
+    )
+    filter_op = models.CharField(max_length=3, choices=FILTER_OPS, default="AND")
+
+    class Meta:
+        ordering = ["role", "id"]
+        verbose_name = "service access rule"
+
+    def __str__(self) -> str:
+        return f"{self.service or 'all services'}: {self.component or '(root)'}"
+
+
+class UserAppRole(models.Model):
+    """The role a user gets when calling through an app (spec §8.1 user_to_app_to_role)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="app_roles")
+    app = models.ForeignKey("apikeys.App", on_delete=models.CASCADE, related_name="user_roles")
+    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="user_apps")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "app"], name="one_role_per_user_and_app")
+        ]
+        verbose_name = "role for an app"
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.app}: {self.role}"
+
+
+class RevokedToken(models.Model):
+    """A session token ended by logout or refresh; kept until it could no longer be used."""
+
+    jti = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+    created_date = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.jti

@@ -1,8 +1,10 @@
-"""Session tokens: issue and verify DreamFactory-style JWTs (HS256 pinned; spec §7.4).
+"""Session tokens: issue, verify, refresh and revoke DreamFactory-style JWTs (spec §7.4).
 
-Claims are the spec's: iss, iat, exp, nbf, jti, sub (md5 of the email), user_id, forever.
-Verification checks the signature, the times and that `sub` still matches the user's email;
-verified tokens and user snapshots are cached in process (cleared on any metadata change).
+HS256 is pinned on both sides (no `none`, no algorithm confusion). Claims are the spec's: iss,
+iat, exp, nbf, jti, sub (md5 of the email), user_id, forever. Verification checks the
+signature, the times, that `sub` still matches the active user's email, and that the token was
+not revoked (rbac/revocation.py). Verified tokens and user snapshots are cached in process and
+dropped on any metadata change.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from typing import Any
 import jwt
 from django.conf import settings
 
-from gateway.errors import NotAuthenticated
+from gateway.errors import Forbidden, NotAuthenticated
+from rbac import revocation
 
 ALGORITHM = "HS256"
 EXPIRED_MESSAGE = (
     "Token has expired: Session expired. Please refresh your token (if still within refresh "
     "window) or re-login."
 )
+BLACKLISTED_MESSAGE = "The token has been blacklisted: Session terminated. Please re-login."
 _REQUIRED = ["iat", "exp", "sub", "user_id", "forever"]
 
 
@@ -34,6 +38,14 @@ class UserSnapshot:
     email: str
     is_active: bool
     is_admin: bool
+    name: str = ""
+    first_name: str = ""
+    last_name: str = ""
+
+    @property
+    def display_name(self) -> str:
+        full = f"{self.first_name} {self.last_name}".strip()
+        return self.name or full or self.email.split("@")[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +55,7 @@ class Session:
     user: UserSnapshot
     jti: str
     exp: int
+    token: str = ""
 
 
 def email_digest(email: str) -> str:
@@ -94,10 +107,20 @@ def _user(user_id: int) -> UserSnapshot | None:
         return _cache.users[user_id]
     from rbac.models import User
 
-    row = User.objects.filter(pk=user_id).values("id", "email", "is_active", "is_staff").first()
+    row = (
+        User.objects.filter(pk=user_id)
+        .values("id", "email", "is_active", "is_staff", "name", "first_name", "last_name")
+        .first()
+    )
     snap = (
         UserSnapshot(
-            row["id"], row["email"], row["is_active"], row["is_staff"] and row["is_active"]
+            row["id"],
+            row["email"],
+            row["is_active"],
+            row["is_staff"] and row["is_active"],
+            row["name"],
+            row["first_name"],
+            row["last_name"],
         )
         if row
         else None
@@ -109,33 +132,83 @@ def _user(user_id: int) -> UserSnapshot | None:
     return snap
 
 
-def verify_token(token: str) -> Session:
-    """The session for a token, or 401 with the spec's message."""
-    cached = _cache.tokens.get(token)
-    if cached is not None:
-        if cached.exp <= time.time():
-            raise NotAuthenticated(EXPIRED_MESSAGE)
-        return cached
+def _decode(token: str, *, verify_exp: bool = True) -> dict[str, Any]:
     try:
-        claims = jwt.decode(
+        claims: dict[str, Any] = jwt.decode(
             token,
             settings.JWT_SECRET,
             algorithms=[ALGORITHM],
-            options={"require": _REQUIRED},
+            options={"require": _REQUIRED, "verify_exp": verify_exp},
         )
     except jwt.ExpiredSignatureError:
         raise NotAuthenticated(EXPIRED_MESSAGE) from None
     except jwt.InvalidTokenError as exc:
         raise NotAuthenticated(f"Invalid token: {exc}") from None
+    return claims
+
+
+def _session_from(claims: dict[str, Any], token: str) -> Session:
     user_id = claims.get("user_id")
-    if not isinstance(user_id, int):
+    if not isinstance(user_id, int) or isinstance(user_id, bool):
         raise NotAuthenticated("Invalid token: User verification failed.")
     user = _user(user_id)
     if user is None or not user.is_active or email_digest(user.email) != claims.get("sub"):
         raise NotAuthenticated("Invalid token: User verification failed.")
-    session = Session(user=user, jti=str(claims.get("jti", "")), exp=int(claims["exp"]))
-    with _cache.lock:
-        if len(_cache.tokens) >= _cache.MAX:
-            _cache.tokens.clear()
-        _cache.tokens[token] = session
+    return Session(user=user, jti=str(claims.get("jti", "")), exp=int(claims["exp"]), token=token)
+
+
+def verify_token(token: str) -> Session:
+    """The session for a token; 401 when expired or invalid, 403 when revoked (spec §7.4)."""
+    session = _cache.tokens.get(token)
+    if session is None:
+        session = _session_from(_decode(token), token)
+        with _cache.lock:
+            if len(_cache.tokens) >= _cache.MAX:
+                _cache.tokens.clear()
+            _cache.tokens[token] = session
+    if session.exp <= time.time():
+        raise NotAuthenticated(EXPIRED_MESSAGE)
+    if revocation.is_revoked(session.jti):
+        raise Forbidden(BLACKLISTED_MESSAGE)
     return session
+
+
+def _revocable_until(claims: dict[str, Any]) -> float:
+    """How long a revoked token must stay on the list: until it can no longer be refreshed."""
+    refresh_end = int(claims["iat"]) + settings.JWT_REFRESH_TTL_MINUTES * 60
+    return float(max(int(claims["exp"]), refresh_end))
+
+
+def revoke_token(token: str) -> None:
+    """Log out: the token is refused from now on, by every process (spec §7.3)."""
+    claims = _decode(token, verify_exp=False)
+    _session_from(claims, token)
+    jti = str(claims.get("jti", ""))
+    if not jti:
+        raise NotAuthenticated("Invalid token: it carries no jti and cannot be revoked.")
+    if revocation.is_revoked(jti):
+        raise Forbidden(BLACKLISTED_MESSAGE)
+    revocation.revoke(jti, _revocable_until(claims))
+
+
+def refresh_token(
+    token: str, issuer: str, *, admins_only: bool = False
+) -> tuple[str, datetime, Any]:
+    """PUT .../session: a new token for the same user, the old one revoked.
+
+    An expired token is accepted while it is inside the refresh window (iat + refresh TTL).
+    """
+    claims = _decode(token, verify_exp=False)
+    if time.time() > int(claims["iat"]) + settings.JWT_REFRESH_TTL_MINUTES * 60:
+        raise NotAuthenticated("Token refresh failed. The refresh window has passed; log in again.")
+    session = _session_from(claims, token)
+    if revocation.is_revoked(session.jti):
+        raise Forbidden(BLACKLISTED_MESSAGE)
+    if admins_only and not session.user.is_admin:
+        raise NotAuthenticated("You are not authorized to perform this action.")
+    from rbac.models import User
+
+    user = User.objects.get(pk=session.user.id)
+    new_token, expiry = issue_token(user, issuer)
+    revocation.revoke(session.jti, _revocable_until(claims))
+    return new_token, expiry, user

@@ -41,7 +41,14 @@ admin.site.index = _dashboard_index  # type: ignore[method-assign]
 
 
 INFO_FIELDS = ("name", "label", "description", "is_active")
-OPTION_FIELDS = ("max_records", "allow_upsert", "allow_sql", "cache_enabled", "cache_ttl")
+OPTION_FIELDS = (
+    "max_records",
+    "allow_upsert",
+    "allow_sql",
+    "use_db_roles",
+    "cache_enabled",
+    "cache_ttl",
+)
 
 
 class ServiceForm(forms.ModelForm):  # type: ignore[type-arg]

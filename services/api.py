@@ -17,7 +17,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from gateway.credentials import extract_credentials
 from gateway.errors import BadRequest, NotFound, ServiceUnavailable
+from rbac.policy import authenticate
 from services.config import ServiceConfig
 from services.models import MASKED_PASSWORD, Service
 from services.pgerrors import classify_connect_error
@@ -41,6 +43,7 @@ CONFIG_FIELDS = (
     "cache_ttl",
     "allow_upsert",
     "allow_sql",
+    "use_db_roles",
     "statement_timeout",
     "pool_min",
     "pool_max",
@@ -232,22 +235,32 @@ class ServiceTypes(APIView):
 class ServiceDirectory(APIView):
     """GET /api/v2: the services the caller may reach, and the service types (spec §2.1)."""
 
+    authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request) -> Response:
-        services: list[dict[str, Any]] = []
-        session = request.auth
-        if session is not None and session.user.is_admin:
-            services = [
-                {
-                    "id": s.pk,
-                    "name": s.name,
-                    "label": s.label,
-                    "description": s.description,
-                    "type": s.type,
-                    "spec_url": f"/api/v2/{s.name}/_spec",
-                }
-                for s in Service.objects.filter(is_active=True)
-            ]
-        return Response({"services": services, "service_types": [SERVICE_TYPE]})
+        principal = authenticate(extract_credentials(request._request))  # bad tokens fail
+        services = Service.objects.filter(is_active=True)
+        role = principal.role
+        if not principal.is_admin:
+            if role is None or not role.is_active:
+                services = services.none()
+            elif not any(r.service_id is None and r.verbs for r in role.rules):
+                services = services.filter(pk__in={r.service_id for r in role.rules if r.verbs})
+        return Response(
+            {
+                "services": [
+                    {
+                        "id": s.pk,
+                        "name": s.name,
+                        "label": s.label,
+                        "description": s.description,
+                        "type": s.type,
+                        "spec_url": f"/api/v2/{s.name}/_spec",
+                    }
+                    for s in services
+                ],
+                "service_types": [SERVICE_TYPE],
+            }
+        )

@@ -17,7 +17,7 @@ import psycopg
 
 from gateway.errors import BadRequest, GatewayError
 from services.pgerrors import classify
-from services.plan.types import BoundRecord, BoundWrite
+from services.plan.types import BoundNode, BoundRecord, BoundWrite
 from services.schema_cache import Column, Table
 from services.sql.bulk import (
     clear_staging,
@@ -72,10 +72,17 @@ def _fatal(error: GatewayError) -> bool:
 class _Batch:
     """One bulk create on one connection; `results` grows record by record, in order."""
 
-    def __init__(self, conn: psycopg.Connection[Any], write: BoundWrite, write_one: WriteOne):
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        write: BoundWrite,
+        write_one: WriteOne,
+        check: BoundNode | None = None,
+    ):
         self.conn = conn
         self.write = write
         self.write_one = write_one
+        self.check = check  # a role's row filter every created row must satisfy
         self.results: list[Result] = []
         self.staged = False  # the staging table exists
 
@@ -102,6 +109,8 @@ class _Batch:
         try:
             with self.conn.transaction():  # a savepoint: a failed chunk leaves no trace
                 outputs = self._copy(records, chunk.columns)
+        except _OutsideFilter:
+            return self._one_by_one(records)  # the per-record path names the record
         except psycopg.Error as exc:
             error = classify(exc)
             if _fatal(error):
@@ -117,8 +126,14 @@ class _Batch:
             for n, record in enumerate(records):
                 values = record.values
                 copy.write_row([n, *[values[name] for name in names]])
-        query = insert_from_staging(self.write.table, columns, self.write.returning)
-        return [str(row[0]) for row in self.conn.execute(query).fetchall()]
+        params: list[Any] = []
+        query = insert_from_staging(
+            self.write.table, columns, self.write.returning, self.check, params
+        )
+        rows = self.conn.execute(query, params).fetchall()
+        if self.check is not None and not all(row[1] is True for row in rows):
+            raise _OutsideFilter()
+        return [str(row[0]) for row in rows]
 
     def _one_by_one(self, records: Sequence[BoundRecord]) -> bool:
         """Record by record, as the per-record path does, up to the first failure."""
@@ -138,13 +153,20 @@ class _Batch:
         return False  # a chunk that failed only as a whole (e.g. a timeout) is now written
 
 
+class _OutsideFilter(Exception):
+    """A chunk wrote a row outside the role's row filter: undo it, then go record by record."""
+
+
 def _invalid(record: BoundRecord) -> GatewayError:
     error = record.error
     return error if isinstance(error, GatewayError) else BadRequest(str(error))
 
 
 def insert_batch(
-    conn: psycopg.Connection[Any], write: BoundWrite, write_one: WriteOne
+    conn: psycopg.Connection[Any],
+    write: BoundWrite,
+    write_one: WriteOne,
+    check: BoundNode | None = None,
 ) -> list[Result]:
     """Create write.records in one transaction (mode "stop" or "rollback").
 
@@ -154,7 +176,7 @@ def insert_batch(
     records = write.records
     valid = next((i for i, r in enumerate(records) if r.error is not None), len(records))
     chunks = plan_chunks(write.table, records[:valid])
-    batch = _Batch(conn, write, write_one)
+    batch = _Batch(conn, write, write_one, check)
     try:
         with conn.transaction():
             batch.stage(chunks)

@@ -35,6 +35,7 @@ class ServiceConfig:
     cache_ttl: int
     allow_upsert: bool
     allow_sql: bool
+    use_db_roles: bool
     statement_timeout: int
     schema_version: int
     pool_min: int

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import psycopg
 
-from gateway.errors import BatchError, GatewayError, NotFound
+from gateway.errors import BatchError, Forbidden, GatewayError, NotFound
 from rbac.policy import FULL_ACCESS
 from services.bulk import insert_batch
 from services.pgerrors import classify
@@ -128,18 +128,38 @@ def _key_read(
 # --- writes ----------------------------------------------------------------------------------
 
 
-def _record_statement(write: BoundWrite, record: BoundRecord) -> Statement:
+DENIED = "Denied access to some of the requested fields."
+
+
+def _record_statement(
+    write: BoundWrite, record: BoundRecord, row_filter: BoundNode | None
+) -> Statement:
+    """The statement for one record. A role's row filter limits which rows an update or
+    delete may touch, and is checked against every row a create or update writes."""
+    table, returning = write.table, write.returning
     if write.action == "create":
-        return compile_insert(write.table, record.values, write.returning)
+        return compile_insert(table, record.values, returning, check=row_filter)
     if write.action == "update":
         if write.upsert and record.key is not None:
             return compile_upsert(
-                write.table, write.keys, record.key, record.values, write.returning
+                table,
+                write.keys,
+                record.key,
+                record.values,
+                returning,
+                where=row_filter,
+                check=row_filter,
             )
         return compile_update(
-            write.table, record.values, write.returning, keys=write.keys, key=record.key
+            table,
+            record.values,
+            returning,
+            keys=write.keys,
+            key=record.key,
+            where=row_filter,
+            check=row_filter,
         )
-    return compile_delete(write.table, write.returning, keys=write.keys, key=record.key)
+    return compile_delete(table, returning, keys=write.keys, key=record.key, where=row_filter)
 
 
 def _apply(
@@ -148,34 +168,32 @@ def _apply(
     record: BoundRecord,
     row_filter: BoundNode | None,
 ) -> str:
-    """Write one record; its JSON output text, or raise the GatewayError for this record."""
+    """Write one record; its JSON output text, or raise the GatewayError for this record.
+
+    A record that fails the role's row filter raises 403 after its statement ran: callers run
+    this inside a transaction or savepoint whenever a row filter is given, so it is undone.
+    """
     if record.error is not None:
         raise record.error
-    stmt = _record_statement(write, record)
-    if row_filter is not None and write.action != "create":
-        stmt = _with_filter(write, record, row_filter)
+    stmt = _record_statement(write, record, row_filter)
     try:
-        out = _one(conn, stmt)
+        row = conn.execute(stmt.query, stmt.params).fetchone()
     except psycopg.Error as exc:
         raise classify(exc) from None
-    if out is None:
+    if row is None or row[0] is None:
         raise NotFound(f"Record with identifier '{record.label}' not found.")
-    return str(out)
+    if row_filter is not None and write.action != "delete" and row[1] is not True:
+        raise Forbidden(DENIED, context={"record": record.label} if record.label else None)
+    return str(row[0])
 
 
-def _with_filter(write: BoundWrite, record: BoundRecord, row_filter: BoundNode) -> Statement:
-    if write.action == "update":
-        return compile_update(
-            write.table,
-            record.values,
-            write.returning,
-            keys=write.keys,
-            key=record.key,
-            where=row_filter,
-        )
-    return compile_delete(
-        write.table, write.returning, keys=write.keys, key=record.key, where=row_filter
-    )
+def _single(live: LiveService, write: BoundWrite, row_filter: BoundNode | None) -> str:
+    """One record in its own statement: autocommit, or a transaction when a check may undo it."""
+    with live.pool.connection() as conn:
+        if row_filter is None:
+            return _apply(conn, write, write.records[0], None)
+        with conn.transaction():
+            return _apply(conn, write, write.records[0], row_filter)
 
 
 def run_write(live: LiveService, write: BoundWrite, row_filter: BoundNode | None = None) -> bytes:
@@ -183,12 +201,10 @@ def run_write(live: LiveService, write: BoundWrite, row_filter: BoundNode | None
     if write.where is not None or write.force:
         return _filtered_write(live, write, row_filter)
     if write.single:
-        with live.pool.connection() as conn:
-            return _apply(conn, write, write.records[0], row_filter).encode()
+        return _single(live, write, row_filter).encode()
     if len(write.records) == 1:
         try:
-            with live.pool.connection() as conn:
-                out = _apply(conn, write, write.records[0], row_filter)
+            out = _single(live, write, row_filter)
         except GatewayError as exc:
             if exc.status >= 500:
                 raise
@@ -198,14 +214,26 @@ def run_write(live: LiveService, write: BoundWrite, row_filter: BoundNode | None
 
 
 def _filtered_write(live: LiveService, write: BoundWrite, row_filter: BoundNode | None) -> bytes:
+    """By filter (or force): one statement over every matching row the role may see; an
+    update that would move any of them out of the role's filter is undone and refused."""
     where = _and(write.where, row_filter)
+    checked = row_filter is not None and write.action == "update"
     if write.action == "update":
-        stmt = compile_update(write.table, write.records[0].values, write.returning, where=where)
+        stmt = compile_update(
+            write.table,
+            write.records[0].values,
+            write.returning,
+            where=where,
+            check=row_filter if checked else None,
+        )
     else:
         stmt = compile_delete(write.table, write.returning, where=where)
     try:
-        with live.pool.connection() as conn:
-            rows = _one(conn, stmt) or "[]"
+        with live.pool.connection() as conn, conn.transaction():
+            row = conn.execute(stmt.query, stmt.params).fetchone()
+            rows = (row[0] if row else None) or "[]"
+            if checked and row is not None and row[1] is not True:
+                raise Forbidden(DENIED)
     except psycopg.Error as exc:
         raise classify(exc) from None
     if write.force and write.action == "delete":
@@ -219,7 +247,9 @@ def _filtered_write(live: LiveService, write: BoundWrite, row_filter: BoundNode 
 def _batch(live: LiveService, write: BoundWrite, row_filter: BoundNode | None) -> bytes:
     if write.action == "create" and write.mode != "continue":
         with live.pool.connection() as conn:
-            created = insert_batch(conn, write, lambda r: _apply(conn, write, r, row_filter))
+            created = insert_batch(
+                conn, write, lambda r: _apply(conn, write, r, row_filter), check=row_filter
+            )
         return _batch_outcome(write, created)
     results: list[str | GatewayError] = []
     with live.pool.connection() as conn:

@@ -86,6 +86,12 @@ class Service(models.Model):
         default=False,
         help_text="Allow POST /_sql: parameterised SQL (read-only unless the role may write)",
     )
+    use_db_roles = models.BooleanField(
+        default=False,
+        help_text="Run each non-admin request in a transaction as the caller's role's database "
+        "role (SET LOCAL ROLE) with its claims in request.jwt.claims, so PostgreSQL row-level "
+        "security and grants apply per user",
+    )
     statement_timeout = models.PositiveIntegerField(
         default=30_000, help_text="milliseconds; 0 disables"
     )
@@ -122,6 +128,8 @@ class MetadataVersion(models.Model):
     """A single row whose counter every process polls to notice metadata changes."""
 
     version = models.BigIntegerField(default=0)
+    # counts session-token revocations (logouts, refreshes): they reload only the revocations
+    revocations = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name = "metadata version"

@@ -15,6 +15,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from gateway.errors import ServiceUnavailable
+from services import db_identity
 from services.config import ServiceConfig
 from services.pgerrors import classify_connect_error
 
@@ -99,10 +100,18 @@ class ServicePool:
             self._pool = pool
             return pool
 
-    def connection(self) -> Any:
-        """Context manager yielding a pooled connection; 503 with the reason when none comes."""
+    def connection(self, *, catalog: bool = False) -> Any:
+        """Context manager yielding a pooled connection; 503 with the reason when none comes.
+
+        Inside a request on a service with database roles, the connection runs as the
+        caller's database identity (services/db_identity.py); `catalog=True` (schema
+        introspection, shared by every caller) runs as the service's own user.
+        """
         pool = self._pool or self._open()
-        return _GuardedConnection(pool, self.config)
+        identity = None
+        if self.config.use_db_roles and not catalog:
+            identity = db_identity.current()
+        return _GuardedConnection(pool, self.config, identity)
 
     def close(self) -> None:
         with self._lock:
@@ -117,19 +126,41 @@ class ServicePool:
 class _GuardedConnection:
     """`with pool.connection()` that turns PoolTimeout into a classified 503."""
 
-    __slots__ = ("_cm", "_config", "_pool")
+    __slots__ = ("_cm", "_config", "_identity", "_pool", "_tx")
 
-    def __init__(self, pool: ConnectionPool[psycopg.Connection[Any]], config: ServiceConfig):
+    def __init__(
+        self,
+        pool: ConnectionPool[psycopg.Connection[Any]],
+        config: ServiceConfig,
+        identity: db_identity.DbIdentity | None = None,
+    ):
         self._pool = pool
         self._config = config
+        self._identity = identity
         self._cm: Any = None
+        self._tx: Any = None
 
     def __enter__(self) -> psycopg.Connection[Any]:
         self._cm = self._pool.connection()
         try:
-            return self._cm.__enter__()  # type: ignore[no-any-return]
+            conn: psycopg.Connection[Any] = self._cm.__enter__()
         except PoolTimeout:
             raise diagnose(self._config) or ServiceUnavailable() from None
+        if self._identity is not None:
+            # one transaction for everything the request does on this connection
+            self._tx = conn.transaction()
+            self._tx.__enter__()
+            try:
+                db_identity.apply(conn, self._identity)
+            except BaseException as exc:
+                self._tx.__exit__(type(exc), exc, exc.__traceback__)
+                self._cm.__exit__(type(exc), exc, exc.__traceback__)
+                raise
+        return conn
 
     def __exit__(self, *exc: Any) -> None:
-        self._cm.__exit__(*exc)
+        try:
+            if self._tx is not None:
+                self._tx.__exit__(*exc)
+        finally:
+            self._cm.__exit__(*exc)

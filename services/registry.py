@@ -44,7 +44,7 @@ class LiveService:
             return cached
         with self._lock:
             if self._schema is None or refresh:
-                with self.pool.connection() as conn:
+                with self.pool.connection(catalog=True) as conn:
                     self._schema = introspect(conn, self.config.schema)
                 self._extras.clear()
             return self._schema
@@ -79,18 +79,32 @@ class Registry:
         self._lock = threading.Lock()
         self._services: dict[str, LiveService] = {}
         self._version: int | None = None
+        self._revocations: int | None = None
         self._checked_at = 0.0
         self._listeners: list[Callable[[], None]] = []
+        self._revocation_listeners: list[Callable[[], None]] = []
 
     def on_change(self, listener: Callable[[], None]) -> None:
         """Call `listener` whenever this process notices a metadata change."""
         self._listeners.append(listener)
 
-    def get(self, name: str) -> LiveService:
-        """The live service for a namespace: 404 unknown, 403 inactive (spec §2.2)."""
+    def on_revocation(self, listener: Callable[[], None]) -> None:
+        """Call `listener` when the session-token revocation counter moved (and at start)."""
+        self._revocation_listeners.append(listener)
+
+    def poll(self) -> None:
+        """Check the metadata version stamp if the poll interval has passed."""
         now = time.monotonic()
         if now - self._checked_at >= settings.GATEWAY_METADATA_POLL_SECONDS:
             self._sync(now)
+
+    def find(self, name: str) -> LiveService | None:
+        """The live service for a namespace, active or not; None when unknown (no polling)."""
+        return self._services.get(name.lower())
+
+    def get(self, name: str) -> LiveService:
+        """The live service for a namespace: 404 unknown, 403 inactive (spec §2.2)."""
+        self.poll()
         live = self._services.get(name.lower())
         if live is None:
             raise NotFound(f"Could not find a service for {name}")
@@ -102,13 +116,14 @@ class Registry:
         """Re-read services on the next request (this process wrote a change)."""
         self._checked_at = 0.0
         self._version = None
+        self._revocations = None
 
     def _sync(self, now: float) -> None:
         from services.models import MetadataVersion, Service
 
         with self._lock:
             try:
-                version, fresh = self._read_metadata(MetadataVersion, Service)
+                version, revocations, fresh = self._read_metadata(MetadataVersion, Service)
             except DatabaseError:
                 # The data path skips Django's request signals, so drop a broken metadata
                 # connection here; until it is back, keep serving the services we know.
@@ -121,43 +136,54 @@ class Registry:
                 self._checked_at = now
                 return
             self._checked_at = now
-            if version == self._version:
-                return
-            old = self._services
-            new: dict[str, LiveService] = {}
-            for name, config in fresh.items():
-                prev = old.get(name)
-                if prev is not None and prev.config.connection_key == config.connection_key:
-                    if config.is_active:
-                        new[name] = LiveService(config, prev.pool, prev._schema)
-                        if (config.schema, config.schema_version) != (
-                            prev.config.schema,
-                            prev.config.schema_version,
-                        ):
-                            new[name].drop_schema()
-                        continue
-                    prev.pool.close()
-                    new[name] = LiveService(config, ServicePool(config))
+            revoked = revocations != self._revocations
+            self._revocations = revocations
+            changed = version != self._version
+            if changed:
+                self._rebuild(fresh)
+                self._version = version
+        if revoked:
+            for listener in self._revocation_listeners:
+                listener()
+        if changed:
+            for listener in self._listeners:
+                listener()
+
+    def _rebuild(self, fresh: dict[str, ServiceConfig]) -> None:
+        """Swap in the new snapshots, keeping pools and schema caches that still fit."""
+        old = self._services
+        new: dict[str, LiveService] = {}
+        for name, config in fresh.items():
+            prev = old.get(name)
+            if prev is not None and prev.config.connection_key == config.connection_key:
+                if config.is_active:
+                    new[name] = LiveService(config, prev.pool, prev._schema)
+                    if (config.schema, config.schema_version) != (
+                        prev.config.schema,
+                        prev.config.schema_version,
+                    ):
+                        new[name].drop_schema()
                     continue
-                if prev is not None:
-                    prev.pool.close()
+                prev.pool.close()
                 new[name] = LiveService(config, ServicePool(config))
-            for name, prev in old.items():
-                if name not in fresh:
-                    prev.pool.close()
-            self._services = new
-            self._version = version
-        for listener in self._listeners:
-            listener()
+                continue
+            if prev is not None:
+                prev.pool.close()
+            new[name] = LiveService(config, ServicePool(config))
+        for name, prev in old.items():
+            if name not in fresh:
+                prev.pool.close()
+        self._services = new
 
     def _read_metadata(
         self, version_model: Any, service_model: Any
-    ) -> tuple[int, dict[str, ServiceConfig]]:
-        row = version_model.objects.filter(pk=1).values_list("version", flat=True).first()
-        version = row or 0
+    ) -> tuple[int, int, dict[str, ServiceConfig]]:
+        row = version_model.objects.filter(pk=1).values_list("version", "revocations").first()
+        version, revocations = row or (0, 0)
         if version == self._version:
-            return version, {}
-        return version, {s.name: ServiceConfig.from_model(s) for s in service_model.objects.all()}
+            return version, revocations, {}
+        services = {s.name: ServiceConfig.from_model(s) for s in service_model.objects.all()}
+        return version, revocations, services
 
     def close_all(self) -> None:
         with self._lock:

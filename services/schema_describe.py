@@ -14,7 +14,8 @@ from typing import Any
 
 import psycopg
 
-from gateway.responses import label_for, plural, verb_names
+from gateway.responses import label_for, plural
+from rbac.verbs import verb_names
 from services.introspection import FK_ACTIONS
 from services.pgerrors import classify
 from services.registry import LiveService
@@ -186,7 +187,7 @@ def load_extras(live: LiveService, cache: SchemaCache, *, refresh: bool = False)
         if not schemas:
             return {}
         try:
-            with live.pool.connection() as conn:
+            with live.pool.connection(catalog=True) as conn:
                 return _read_extras(conn, schemas)
         except psycopg.Error as exc:
             raise classify(exc) from None

@@ -90,12 +90,9 @@ def stream_format(read: BoundRead, accept: str, query: Mapping[str, str]) -> Str
 
 
 def may_read_all_rows(grant: Grant) -> bool:
-    """Whether a stream may skip the service's max_records cap.
-
-    Today only admins reach the data API and they may read whole tables; roles narrow this
-    here when they arrive (issue #3).
-    """
-    return True
+    """Whether a stream may skip the service's max_records cap: admins only; a role's
+    streams are capped like its pages (its row filter applies to both)."""
+    return grant.is_admin
 
 
 def stream_limit(plan: TableRead, config: ServiceConfig, grant: Grant) -> int | None:

@@ -174,11 +174,78 @@ def anon() -> Api:
 
 @pytest.fixture(autouse=True)
 def _fresh_registry() -> Iterator[None]:
-    """No service, pool or token state leaks from one test to the next."""
+    """No service, pool, token, role, app or throttle state leaks from one test to the next."""
+    from django.core.cache import cache
+
+    from apikeys.lookup import clear_cache as clear_apps
+    from rbac import catalog, revocation
     from rbac.sessions import clear_caches
     from services.registry import registry
 
     registry.invalidate()
     clear_caches()
+    clear_apps()
+    catalog.clear_cache()
+    revocation.clear()
+    cache.clear()
     yield
     registry.invalidate()
+
+
+# --- security personas: roles, apps with keys, users (issue #3) ----------------------------
+
+
+def make_role(name: str, rules: list[dict[str, Any]], **fields: Any) -> Any:
+    """A role with access rules ({service, component, verb_mask, filters, filter_op})."""
+    from rbac.models import Role, RoleServiceAccess
+
+    role = Role.objects.create(name=name, **fields)
+    for rule in rules:
+        RoleServiceAccess.objects.create(role=role, **rule)
+    return role
+
+
+def make_app(name: str, role: Any = None, *, is_active: bool = True) -> tuple[Any, str]:
+    """An app and its API key (the plaintext, as shown once)."""
+    from apikeys.api import new_key
+    from apikeys.models import App
+
+    app = App(name=name, role=role, is_active=is_active)
+    key = new_key(app)
+    app.save()
+    return app, key
+
+
+def make_user(email: str, password: str = "user-password-123") -> Any:
+    """A non-admin user with no role yet (see assign_role)."""
+    from rbac.models import User
+
+    return User.objects.create_user(email, password)
+
+
+def assign_role(user: Any, app: Any, role: Any) -> None:
+    from rbac.models import UserAppRole
+
+    UserAppRole.objects.create(user=user, app=app, role=role)
+
+
+def login(email: str, password: str, api_key: str | None = None) -> str:
+    """A user session token through POST /api/v2/user/session."""
+    headers = {"X-DreamFactory-Api-Key": api_key} if api_key else {}
+    response = Client().post(
+        "/api/v2/user/session",
+        data={"email": email, "password": password},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert response.status_code == 200, response.content
+    return str(response.json()["session_token"])
+
+
+def client_for(api_key: str | None = None, token: str | None = None) -> Api:
+    headers = {}
+    if api_key is not None:
+        headers["X-DreamFactory-Api-Key"] = api_key
+    if token is not None:
+        headers["X-DreamFactory-Session-Token"] = token
+    return Api(Client(), headers)

@@ -6,6 +6,7 @@ coerced for their columns. The compiler downstream sees only resolved Column/Tab
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from gateway.errors import BadRequest, GatewayError
@@ -31,6 +32,10 @@ from services.plan.types import (
 )
 from services.plan.values import coerce, coerce_text
 from services.schema_cache import Column, SchemaCache, Table
+
+# The caller's access to an embedded table: its row filter (None: every row), or a refusal
+# raised as a GatewayError. None for admins (everything, unfiltered).
+RelatedGuard = Callable[[Table], BoundNode | None]
 
 _PATTERN_WRAP = {
     "contains": ("%", "%"),
@@ -116,8 +121,12 @@ def _bind_related(
     table: Table,
     related: tuple[RelatedRequest, ...],
     max_records: int,
+    guard: RelatedGuard | None = None,
 ) -> tuple[BoundRelated, ...]:
-    if related and related[0].name == "*":
+    """Resolve `related`; `*` means every relationship the caller may read, while a named one
+    the caller may not read is refused (spec §3.12), never silently dropped."""
+    every = bool(related) and related[0].name == "*"
+    if every:
         options = {r.name.lower(): r for r in related[1:]}
         related = tuple(
             options.get(r.name.lower(), RelatedRequest(r.name)) for r in table.relations
@@ -126,6 +135,14 @@ def _bind_related(
     for req in related:
         relation = table.relation(req.name)
         other = schema.table(relation.ref_table)
+        where = None
+        if guard is not None:
+            try:
+                where = guard(other)
+            except GatewayError as exc:
+                if every and exc.status in (401, 403):  # `*`: only what the caller may read
+                    continue
+                raise
         limit = req.limit if req.limit and 0 < req.limit <= max_records else max_records
         out.append(
             BoundRelated(
@@ -134,6 +151,7 @@ def _bind_related(
                 columns=bind_columns(other, req.fields, other.columns),
                 limit=limit,
                 order=bind_order(other, req.order),
+                where=where,
             )
         )
     return tuple(out)
@@ -156,7 +174,12 @@ def _with_key_columns(
     )
 
 
-def bind_read(plan: TableRead, schema: SchemaCache, config: ServiceConfig) -> BoundRead:
+def bind_read(
+    plan: TableRead,
+    schema: SchemaCache,
+    config: ServiceConfig,
+    related_guard: RelatedGuard | None = None,
+) -> BoundRead:
     """Resolve a TableRead; the limit is capped by the service's max_records."""
     table = schema.table(plan.table)
     max_records = config.effective_max_records
@@ -166,7 +189,7 @@ def bind_read(plan: TableRead, schema: SchemaCache, config: ServiceConfig) -> Bo
     if plan.group:
         return _bind_grouped(plan, table, where, limit, valid_limit)
     columns = bind_columns(table, plan.fields, table.columns)
-    related = _bind_related(schema, table, plan.related, max_records)
+    related = _bind_related(schema, table, plan.related, max_records, related_guard)
     if related:
         needed = tuple(table.column(f) for r in related for f in r.relation.fields)
         columns = _with_key_columns(columns, needed)

@@ -151,6 +151,7 @@ class BoundRelated:
     columns: tuple[Column, ...]
     limit: int
     order: tuple[BoundOrder, ...]
+    where: BoundNode | None = None  # the caller's row filter on the embedded table
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,8 @@ from typing import Any
 import psycopg
 
 from gateway.errors import BadRequest, GatewayError, NotFound
-from gateway.responses import label_for, verb_names
+from gateway.responses import label_for
+from rbac.verbs import verb_names
 from services.pgerrors import classify
 from services.resources import ResourceCall, ResourceResult
 from services.routines.catalog import Routine, RoutineCatalog, RoutineKind, load_catalog
@@ -62,7 +63,7 @@ def _flag(call: ResourceCall, name: str) -> bool:
 def _catalog(call: ResourceCall) -> RoutineCatalog:
     def build() -> RoutineCatalog:
         try:
-            with call.live.pool.connection() as conn:
+            with call.live.pool.connection(catalog=True) as conn:
                 return load_catalog(conn, call.live.config.schema)
         except psycopg.Error as exc:
             raise classify(exc) from None
@@ -133,17 +134,19 @@ def _describe(routine: Routine, mask: int) -> dict[str, Any]:
 
 def _list(call: ResourceCall, kind: RoutineKind) -> dict[str, Any]:
     catalog = _catalog(call)
-    mask = call.grant.verbs
     ids = _requested_ids(call)
-    if ids is not None:
+    if ids is not None:  # named routines: each must be reachable, like calling it
         described = []
         for name in ids:
             overloads = catalog.find(kind, name)
             if overloads is None:
                 raise _not_found(kind, name)
+            mask = call.grant.check(f"{call.resource}/{name}", "GET").verbs
             described.extend(_describe(r, mask) for r in overloads)
         return {"resource": described}
-    names = catalog.names(kind)
+    # the list holds only the routines the caller's role reaches
+    masks = {n: call.grant.mask(f"{call.resource}/{n}") for n in catalog.names(kind)}
+    names = [n for n, m in masks.items() if m]
     if _flag(call, "as_list"):
         return {"resource": names}
     fields_value = call.query.get("fields")
@@ -159,7 +162,7 @@ def _list(call: ResourceCall, kind: RoutineKind) -> dict[str, Any]:
             "label": label_for(name),
             "description": routine.description,
             "native": [],
-            "access": verb_names(mask),
+            "access": verb_names(masks[name]),
         }
         out.append({k: full[k] for k in wanted or ("name",)})
     return {"resource": out}

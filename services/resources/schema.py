@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound
+from rbac.verbs import VERB_BITS
 from services.resources import ResourceCall, ResourceResult
 from services.schema_apply import apply_tables, run_in_transaction
 from services.schema_cache import Relation, SchemaCache, Table
@@ -34,7 +35,6 @@ from services.schema_spec import (
 )
 from services.sql import ddl
 
-_VERB_BITS = {"GET": 1, "POST": 2, "PUT": 4, "PATCH": 8, "DELETE": 16}
 _NO_DATA = {
     "POST": "No data in schema create request.",
     "PUT": "No data in schema update request.",
@@ -45,7 +45,7 @@ _NO_DATA = {
 
 def handle(call: ResourceCall) -> ResourceResult:
     """Dispatch on verb and path: (), (t,), (t, _field[, f]), (t, _related[, r]), (t, f)."""
-    bit = _VERB_BITS.get(call.verb)
+    bit = VERB_BITS.get(call.verb)
     if bit is None:
         raise BadRequest(f"The {call.verb} verb is not supported on _schema.")
     if not call.grant.verbs & bit:
@@ -105,21 +105,25 @@ def _describe(call: ResourceCall) -> ResourceResult:
         # comments, indexes and constraints: read (and cached) only when a shape needs them
         return extras_for(load_extras(call.live, cache), table)
 
-    def describe(table: Table) -> dict[str, Any]:
-        return table_description(table, extras(table), verbs, service_id)
+    def describe(table: Table, mask: int = verbs) -> dict[str, Any]:
+        return table_description(table, extras(table), mask, service_id)
 
     segs = call.segments
     if not segs:
         ids = name_list(_option(call, "ids"))
-        if ids:
-            return {"resource": [describe(cache.table(n)) for n in ids]}
-        tables = cache.sorted_tables()
+        if ids:  # named tables: each must be reachable, like GET /_schema/{t}
+            named = [cache.table(n) for n in ids]
+            grants = [call.grant.check(f"_schema/{t.name}", "GET") for t in named]
+            return {"resource": [describe(t, g.verbs) for t, g in zip(named, grants, strict=True)]}
+        # the list holds only the tables the caller's role reaches (spec §4.1)
+        masks = {t.name: call.grant.mask(f"_schema/{t.name}") for t in cache.sorted_tables()}
+        tables = [t for t in cache.sorted_tables() if masks[t.name]]
         if _flag(call, "as_list"):
             return {"resource": [t.name for t in tables]}
         fields = name_list(_option(call, "fields"))
         if not fields:
             return {"resource": [{"name": t.name} for t in tables]}
-        rows = [table_summary(t, extras(t), verbs) for t in tables]
+        rows = [table_summary(t, extras(t), masks[t.name]) for t in tables]
         if "*" not in fields:
             rows = [{k: row[k] for k in fields if k in row} for row in rows]
         return {"resource": rows}

@@ -21,17 +21,17 @@ from psycopg.types.json import Jsonb
 
 from gateway.errors import BadRequest, Forbidden
 from rbac.policy import Grant
+from rbac.verbs import WRITE_VERBS
 from services.pgerrors import classify
 from services.plan.parse import NO_BODY
 from services.resources import ResourceCall, ResourceResult
 
 MAX_QUERY_LENGTH = 100_000
-_WRITE_VERBS = 2 | 4 | 8 | 16  # POST, PUT, PATCH, DELETE
 
 
 def may_write(grant: Grant) -> bool:
     """Writes through `_sql` need a write verb on the `_sql` component."""
-    return bool(grant.verbs & _WRITE_VERBS)
+    return bool(grant.verbs & WRITE_VERBS)
 
 
 def _json_text(value: Any) -> str:
@@ -96,6 +96,12 @@ def handle(call: ResourceCall) -> ResourceResult:
         raise Forbidden(
             f"SQL queries are disabled for service '{config.name}'. An admin can enable them "
             "with the service option allow_sql."
+        )
+    if config.use_db_roles and not call.grant.is_admin:
+        # a statement could reset the database role it runs as (set_config('role', ...))
+        raise Forbidden(
+            f"SQL queries through _sql are for admins only on service '{config.name}', which "
+            "runs requests under database roles."
         )
     query, params = _request(call)
     cap = config.effective_max_records

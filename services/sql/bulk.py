@@ -9,10 +9,13 @@ column's input function, as PostgreSQL does for an untyped bound parameter.
 
 from __future__ import annotations
 
+from typing import Any
+
 from psycopg import sql
 
+from services.plan.types import BoundNode
 from services.schema_cache import Column, Table
-from services.sql.fragments import column_ref, qualified, record_json
+from services.sql.fragments import checked_returning, column_ref, qualified
 
 STAGING = sql.Identifier("pg_temp", "gateway_bulk")
 _T = sql.Identifier("_t")
@@ -43,9 +46,14 @@ def copy_into_staging(columns: tuple[Column, ...]) -> sql.Composable:
 
 
 def insert_from_staging(
-    table: Table, columns: tuple[Column, ...], returning: tuple[Column, ...]
+    table: Table,
+    columns: tuple[Column, ...],
+    returning: tuple[Column, ...],
+    check: BoundNode | None = None,
+    params: list[Any] | None = None,
 ) -> sql.Composable:
-    """Insert the staged rows in their order; one output JSON text per row, in that order.
+    """Insert the staged rows in their order; one output JSON text per row, in that order
+    (and, with a role's row filter as `check`, whether each new row satisfies it).
 
     Rows are inserted, and RETURNING emits them, in the order of the SELECT (as Django's
     bulk_create relies on for multi-row INSERT ... RETURNING).
@@ -60,5 +68,5 @@ def insert_from_staging(
         slots=sql.SQL(", ").join(_slot(c) for c in columns),
         staging=STAGING,
         n=_ORDINAL,
-        ret=record_json(returning),
+        ret=checked_returning(returning, check, [] if params is None else params),
     )

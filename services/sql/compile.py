@@ -16,6 +16,7 @@ from services.schema_cache import Column, Table
 from services.sql.cache import statements
 from services.sql.fragments import (
     aggregate_list,
+    checked_returning,
     column_ref,
     group_by,
     key_match,
@@ -58,12 +59,25 @@ def _group_shape(read: BoundRead) -> tuple[Any, ...]:
 
 def _related_shape(related: tuple[BoundRelated, ...]) -> tuple[Any, ...]:
     return tuple(
-        (r.relation.name, id(r.table), _names(r.columns), _order_shape(r.order)) for r in related
+        (
+            r.relation.name,
+            id(r.table),
+            _names(r.columns),
+            _order_shape(r.order),
+            where_shape(r.where),
+        )
+        for r in related
     )
 
 
 def _related_params(related: tuple[BoundRelated, ...]) -> list[Any]:
-    return [r.limit for r in related if r.relation.type == "has_many"]
+    """The related subqueries' values in placeholder order: row filter, then has_many limit."""
+    params: list[Any] = []
+    for r in related:
+        params += where_params(r.where)
+        if r.relation.type == "has_many":
+            params.append(r.limit)
+    return params
 
 
 def row_select(
@@ -113,6 +127,8 @@ def _related_items(
             )
             for lf, rf in zip(rel.relation.fields, rel.relation.ref_fields, strict=True)
         )
+        if rel.where is not None:
+            join = sql.SQL("{} AND {}").format(join, where_expr(rel.where, params, alias))
         inner = sql.SQL("SELECT {cols} FROM {tbl} AS {alias} WHERE {join}{order}").format(
             cols=sql.SQL(", ").join(select_list(rel.columns, alias)),
             tbl=qualified(rel.table),
@@ -249,19 +265,27 @@ def combine(a: BoundNode | None, b: BoundNode | None) -> BoundNode | None:
 
 
 def compile_insert(
-    table: Table, values: dict[str, Any], returning: tuple[Column, ...]
+    table: Table,
+    values: dict[str, Any],
+    returning: tuple[Column, ...],
+    check: BoundNode | None = None,
 ) -> Statement:
+    """INSERT one row, RETURNING its JSON (and, with `check`, whether it passes the filter)."""
     names = tuple(values)
-    params = [values[n] for n in names]
-    shape = ("insert", id(table), names, _names(returning))
+    params = [*(values[n] for n in names), *where_params(check)]
+    shape = ("insert", id(table), names, _names(returning), where_shape(check))
     text = statements.text(
-        shape, lambda p: _compose_insert(table, values, returning, p), params, table
+        shape, lambda p: _compose_insert(table, values, returning, check, p), params, table
     )
     return Statement(text, params)
 
 
 def _compose_insert(
-    table: Table, values: dict[str, Any], returning: tuple[Column, ...], params: list[Any]
+    table: Table,
+    values: dict[str, Any],
+    returning: tuple[Column, ...],
+    check: BoundNode | None,
+    params: list[Any],
 ) -> sql.Composable:
     names = list(values)
     params.extend(values[n] for n in names)
@@ -270,7 +294,7 @@ def _compose_insert(
         t=_T,
         cols=sql.SQL(", ").join(sql.Identifier(n) for n in names),
         vals=sql.SQL(", ").join(sql.Placeholder() * len(names)),
-        ret=record_json(returning),
+        ret=checked_returning(returning, check, params),
     )
 
 
@@ -280,20 +304,28 @@ def compile_upsert(
     key: tuple[Any, ...],
     values: dict[str, Any],
     returning: tuple[Column, ...],
+    *,
+    where: BoundNode | None = None,
+    check: BoundNode | None = None,
 ) -> Statement:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE: the allow_upsert form of an update by key."""
+    """INSERT ... ON CONFLICT (keys) DO UPDATE: the allow_upsert form of an update by key.
+
+    With a role's row filter, `where` limits the update to rows the role can see (an existing
+    row outside it is left alone and reported not found) and `check` tests the written row.
+    """
     row = {k.name: v for k, v in zip(keys, key, strict=True)} | values
     names = list(row)
+    params = [row[n] for n in names]
     updates = [n for n in values if n not in {k.name for k in keys}]
-    action = (
-        sql.SQL("DO UPDATE SET {}").format(
+    action: sql.Composable = sql.SQL("DO NOTHING")
+    if updates:
+        action = sql.SQL("DO UPDATE SET {}").format(
             sql.SQL(", ").join(
                 sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n in updates
             )
         )
-        if updates
-        else sql.SQL("DO NOTHING")
-    )
+        if where is not None:
+            action = sql.SQL("{} WHERE {}").format(action, where_expr(where, params))
     query = sql.SQL(
         "INSERT INTO {tbl} AS {t} ({cols}) VALUES ({vals})"
         " ON CONFLICT ({keys}) {action} RETURNING {ret}"
@@ -304,9 +336,9 @@ def compile_upsert(
         vals=sql.SQL(", ").join(sql.Placeholder() * len(names)),
         keys=sql.SQL(", ").join(sql.Identifier(k.name) for k in keys),
         action=action,
-        ret=record_json(returning),
+        ret=checked_returning(returning, check, params),
     )
-    return Statement(query, [row[n] for n in names])
+    return Statement(query, params)
 
 
 def compile_update(
@@ -317,8 +349,13 @@ def compile_update(
     keys: tuple[Column, ...] = (),
     key: tuple[Any, ...] | None = None,
     where: BoundNode | None = None,
+    check: BoundNode | None = None,
 ) -> Statement:
-    """UPDATE by key (one row, RETURNING its JSON) or by filter (a JSON array of all rows)."""
+    """UPDATE by key (one row, RETURNING its JSON) or by filter (a JSON array of all rows).
+
+    With `check` (a role's row filter) each form also answers whether every updated row still
+    satisfies it, so the caller can roll back a write that would move a row out of sight.
+    """
     params: list[Any] = list(values.values())
     sets = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(n)) for n in values)
     conditions = []
@@ -328,10 +365,14 @@ def compile_update(
         conditions.append(where_expr(where, params))
     cond = sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("TRUE")
     query = sql.SQL("UPDATE {tbl} AS {t} SET {sets} WHERE {cond} RETURNING {ret}").format(
-        tbl=qualified(table), t=_T, sets=sets, cond=cond, ret=record_json(returning)
+        tbl=qualified(table),
+        t=_T,
+        sets=sets,
+        cond=cond,
+        ret=checked_returning(returning, check, params),
     )
     if key is None:
-        query = _aggregate(query)
+        query = _aggregate(query, checked=check is not None)
     return Statement(query, params)
 
 
@@ -359,8 +400,14 @@ def compile_delete(
     return Statement(query, params)
 
 
-def _aggregate(write: sql.Composable) -> sql.Composable:
-    """Wrap a many-row write so it answers one JSON array text."""
+def _aggregate(write: sql.Composable, *, checked: bool = False) -> sql.Composable:
+    """Wrap a many-row write so it answers one JSON array text (and, when its RETURNING has a
+    row-filter check, whether every row passed it)."""
+    if checked:
+        return sql.SQL(
+            "WITH _w(_j, _ok) AS ({}) SELECT coalesce('[' || string_agg(_j, ',') || ']', '[]'),"
+            " coalesce(bool_and(_ok), true) FROM _w"
+        ).format(write)
     return sql.SQL(
         "WITH _w AS ({} AS _j) SELECT coalesce('[' || string_agg(_j, ',') || ']', '[]') FROM _w"
     ).format(write)

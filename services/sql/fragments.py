@@ -88,6 +88,18 @@ def record_json(columns: tuple[Column, ...], alias: sql.Composable = _ALIAS) -> 
     )
 
 
+def checked_returning(
+    columns: tuple[Column, ...], check: BoundNode | None, params: list[Any]
+) -> sql.Composable:
+    """A write's RETURNING list: the output JSON, then (with a role's row filter as `check`)
+    whether the row as written satisfies the filter (a write may not leave it, spec §8.4)."""
+    if check is None:
+        return record_json(columns)
+    return sql.SQL("{}, coalesce({}, false)").format(
+        record_json(columns), where_expr(check, params)
+    )
+
+
 def _text_ref(column: Column, alias: sql.Composable) -> sql.Composable:
     ref = column_ref(column, alias)
     if column.base_type in _TEXTUAL and not column.is_array:

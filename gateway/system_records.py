@@ -1,0 +1,265 @@
+"""DreamFactory's record conventions for the system API (spec §9.1), shared by roles, apps and
+users: list answers wrapped in `resource`, list bodies for POST (201, ids only unless
+`fields`), PATCH/PUT as partial updates, DELETE by id or `ids`, `related` lists.
+
+A RecordResource says how one model maps to records and how a record is validated and saved;
+the two views here do the HTTP side. Every write runs in one transaction: a batch that fails on
+any record writes nothing (DF's `rollback=true`), and the error names the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from django.db import models, transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from gateway.drf import as_gateway_error
+from gateway.errors import BadRequest, GatewayError, NotFound
+from services.plan.parse import NO_RECORDS, records_from_body
+from services.schema_spec import as_bool
+
+
+class RecordResource:
+    """One system resource: subclasses set `model` and implement to_record() and write()."""
+
+    model: ClassVar[type[models.Model]]
+    related_names: ClassVar[tuple[str, ...]] = ()
+
+    def queryset(self) -> models.QuerySet[Any]:
+        return self.model.objects.all()
+
+    def get(self, pk: Any) -> Any:
+        try:
+            return self.queryset().get(pk=int(pk))
+        except (self.model.DoesNotExist, ValueError, TypeError):
+            raise NotFound(f"Record with identifier '{pk}' not found.") from None
+
+    def to_record(self, obj: Any, related: frozenset[str]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def write(self, record: dict[str, Any], instance: Any | None, request: Request) -> Any:
+        """Validate and save one record (create when `instance` is None); 400 on bad input."""
+        raise NotImplementedError
+
+    def remove(self, obj: Any) -> None:
+        obj.delete()
+
+    def write_extras(self, obj: Any, request: Request) -> dict[str, Any]:
+        """Fields every write answer carries (an app's new key, shown once)."""
+        return {}
+
+
+def valid(serializer: serializers.Serializer[Any], where: str = "") -> dict[str, Any]:
+    """The serializer's validated data, or a 400 naming the record and the fields."""
+    if not serializer.is_valid():
+        error = as_gateway_error(serializers.ValidationError(serializer.errors))
+        if error is not None and where:
+            error.message = f"{where}: {error.message}"
+        raise error or BadRequest("Validation failed.")
+    return dict(serializer.validated_data)
+
+
+def names(value: Any) -> frozenset[str]:
+    if not value:
+        return frozenset()
+    return frozenset(v.strip() for v in str(value).split(",") if v.strip())
+
+
+def _ids(value: Any) -> list[int]:
+    try:
+        return [int(v) for v in names(value)]
+    except ValueError:
+        raise BadRequest("ids must be a comma-separated list of integers.") from None
+
+
+def _int(value: Any, name: str) -> int:
+    try:
+        return int(value or 0)
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer.") from None
+
+
+class _Options:
+    """fields/related from the query string (or a tunnelled body)."""
+
+    def __init__(self, request: Request, resource: RecordResource) -> None:
+        self.fields = names(request.query_params.get("fields"))
+        related = names(request.query_params.get("related"))
+        if "*" in related:
+            related = frozenset(resource.related_names)
+        unknown = sorted(related - set(resource.related_names))
+        if unknown:
+            known = ", ".join(resource.related_names) or "none"
+            raise BadRequest(f"Unknown related list '{unknown[0]}'; this resource has: {known}.")
+        self.related = related
+
+    def shape(self, record: dict[str, Any], *, write: bool) -> dict[str, Any]:
+        if not self.fields:
+            if not write:
+                return record
+            keep = {"id"} | self.related
+            return {k: v for k, v in record.items() if k in keep}
+        if "*" in self.fields:
+            return record
+        keep = set(self.fields) | self.related
+        return {k: v for k, v in record.items() if k in keep}
+
+
+def _write_answer(
+    resource: RecordResource, obj: Any, options: _Options, request: Request
+) -> dict[str, Any]:
+    answer = options.shape(resource.to_record(obj, options.related), write=True)
+    answer.update(resource.write_extras(obj, request))
+    return answer
+
+
+def _each(records: Iterable[Any]) -> Iterable[tuple[int, dict[str, Any]]]:
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise BadRequest(f"Record {index} must be a JSON object.")
+        yield index, record
+
+
+def _in_record(index: int, exc: GatewayError) -> GatewayError:
+    exc.message = f"Record {index}: {exc.message}"
+    return exc
+
+
+class CollectionView(APIView):
+    """GET (list), POST (create, 201), PATCH/PUT (records carrying ids), DELETE (`ids`)."""
+
+    resource: ClassVar[RecordResource]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        options = _Options(request, self.resource)
+        rows = self.resource.queryset()
+        ids = request.query_params.get("ids")
+        if ids:
+            rows = rows.filter(pk__in=_ids(ids))
+        offset = max(0, _int(request.query_params.get("offset"), "offset"))
+        limit = _int(request.query_params.get("limit"), "limit")
+        total = rows.count() if as_bool(request.query_params.get("include_count", "")) else None
+        rows = rows[offset : offset + limit] if limit > 0 else rows[offset:]
+        body: dict[str, Any] = {
+            "resource": [
+                options.shape(self.resource.to_record(r, options.related), write=False)
+                for r in rows
+            ]
+        }
+        if total is not None:
+            body["meta"] = {"count": total}
+        return Response(body)
+
+    @extend_schema(request=dict, responses={201: dict})
+    def post(self, request: Request) -> Response:
+        options = _Options(request, self.resource)
+        records = records_from_body(request.data)
+        if not records:
+            raise BadRequest(NO_RECORDS)
+        created = []
+        with transaction.atomic():
+            for index, record in _each(records):
+                try:
+                    created.append(self.resource.write(record, None, request))
+                except GatewayError as exc:
+                    raise _in_record(index, exc) from None
+        answers = [_write_answer(self.resource, obj, options, request) for obj in created]
+        return Response({"resource": answers}, status=201)
+
+    @extend_schema(request=dict, responses={200: dict})
+    def patch(self, request: Request) -> Response:
+        options = _Options(request, self.resource)
+        records = records_from_body(request.data)
+        if not records:
+            raise BadRequest(NO_RECORDS)
+        updated = []
+        with transaction.atomic():
+            for index, record in _each(records):
+                if "id" not in record:
+                    raise BadRequest(f"Required id field(s) not found in record {index}: id.")
+                try:
+                    obj = self.resource.get(record["id"])
+                    updated.append(self.resource.write(record, obj, request))
+                except GatewayError as exc:
+                    raise _in_record(index, exc) from None
+        answers = [_write_answer(self.resource, obj, options, request) for obj in updated]
+        return Response({"resource": answers})
+
+    put = patch
+
+    @extend_schema(responses={200: dict})
+    def delete(self, request: Request) -> Response:
+        ids = _ids(request.query_params.get("ids"))
+        if not ids:
+            records = records_from_body(request.data) or ()
+            ids = [int(r["id"]) for _, r in _each(records) if str(r.get("id", "")).isdigit()]
+        if not ids:
+            raise BadRequest("No filter or records given for delete request.")
+        with transaction.atomic():
+            objs = [self.resource.get(pk) for pk in ids]
+            for obj in objs:
+                self.resource.remove(obj)
+        return Response({"resource": [{"id": pk} for pk in ids]})
+
+
+class DetailView(APIView):
+    """GET one record (unwrapped), PATCH/PUT it (partial update), DELETE it."""
+
+    resource: ClassVar[RecordResource]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, pk: int) -> Response:
+        options = _Options(request, self.resource)
+        record = self.resource.to_record(self.resource.get(pk), options.related)
+        return Response(options.shape(record, write=False))
+
+    @extend_schema(request=dict, responses={200: dict})
+    def patch(self, request: Request, pk: int) -> Response:
+        options = _Options(request, self.resource)
+        obj = self.resource.get(pk)
+        data = request.data
+        if isinstance(data, dict) and isinstance(data.get("resource"), list):
+            data = data["resource"][0] if len(data["resource"]) == 1 else None
+        if not isinstance(data, dict):
+            raise BadRequest("The request contains no valid record fields.")
+        with transaction.atomic():
+            saved = self.resource.write(data, obj, request)
+        return Response(_write_answer(self.resource, saved, options, request))
+
+    put = patch
+
+    @extend_schema(responses={200: dict})
+    def delete(self, request: Request, pk: int) -> Response:
+        obj = self.resource.get(pk)
+        with transaction.atomic():
+            self.resource.remove(obj)
+        return Response({"id": int(pk)})
+
+
+def views_for(resource: RecordResource, name: str) -> tuple[Any, Any]:
+    """The collection and detail views for a resource (named for the OpenAPI document)."""
+    collection = type(f"{name}Collection", (CollectionView,), {"resource": resource})
+    detail = type(f"{name}Detail", (DetailView,), {"resource": resource})
+    return collection.as_view(), detail.as_view()
+
+
+def nested_list(record: dict[str, Any], key: str) -> list[dict[str, Any]] | None:
+    """A nested related list in a written record (`role_service_access_by_role_id`...)."""
+    if key not in record:
+        return None
+    items = record[key]
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise BadRequest(f"'{key}' must be a list of objects.")
+    return items
+
+
+def detaches(item: dict[str, Any], fk: str) -> bool:
+    """DF detaches a related row by setting its foreign key to null (spec §9.1)."""
+    return fk in item and item[fk] is None

@@ -1,0 +1,159 @@
+"""System API for roles and their access rules: `/api/v2/system/role` (spec §8.1, §9.2).
+
+A role record may carry its rules as the related list `role_service_access_by_role_id`; on a
+write, items with an `id` are updated (or removed with `"role_id": null`), items without one
+are added, rules not mentioned are kept.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rest_framework import serializers
+from rest_framework.request import Request
+
+from gateway.errors import BadRequest
+from gateway.system_records import RecordResource, detaches, nested_list, valid, views_for
+from rbac.models import Role, RoleServiceAccess
+from rbac.row_filters import parse_filters
+from rbac.rules import normalize_component
+from rbac.verbs import ALL_VERBS, mask_of
+from services.models import Service
+
+RULES = "role_service_access_by_role_id"
+DB_ROLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
+
+
+class RoleSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = Role
+        fields = ("name", "description", "is_active", "db_role")
+
+    def validate_db_role(self, value: str) -> str:
+        if value and not DB_ROLE.match(value):
+            raise serializers.ValidationError(
+                "A PostgreSQL role name: letters, digits, _ and $, starting with a letter or _."
+            )
+        return value
+
+
+def _verb_mask(value: Any) -> int:
+    """An integer mask (the wire format), or a list of verb names for convenience."""
+    if isinstance(value, list):
+        try:
+            return mask_of(value)
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= ALL_VERBS:
+        raise BadRequest("verb_mask must be an integer from 0 to 31 (GET=1 POST=2 PUT=4 ...).")
+    return value
+
+
+def rule_fields(item: dict[str, Any], current: RoleServiceAccess | None) -> dict[str, Any]:
+    """Validated model fields for one access rule (400 naming what to fix)."""
+    fields: dict[str, Any] = {}
+    if "service_id" in item or current is None:
+        service_id = item.get("service_id")
+        if service_id is not None and not Service.objects.filter(pk=service_id).exists():
+            raise BadRequest(f"Service with id '{service_id}' does not exist.")
+        fields["service_id"] = service_id
+    if "component" in item or current is None:
+        component = item.get("component", "*")
+        if not isinstance(component, str) or len(component) > 255:
+            raise BadRequest("component must be a string such as '*', '_table/*' or '_table/t'.")
+        fields["component"] = component.strip()
+    if "verb_mask" in item or current is None:
+        fields["verb_mask"] = _verb_mask(item.get("verb_mask", 1))
+    if "requestor_mask" in item or current is None:
+        requestor = item.get("requestor_mask", 1)
+        if requestor not in (1, 2, 3):
+            raise BadRequest("requestor_mask must be 1 (API), 2 (SCRIPT) or 3 (both).")
+        fields["requestor_mask"] = requestor
+    for key in ("filters", "filter_op"):
+        if key in item or current is None:
+            fields[key] = item.get(key, [] if key == "filters" else "AND")
+    fields["filter_op"] = str(
+        fields.get("filter_op", current.filter_op if current else "AND") or "AND"
+    ).upper()
+    filters = fields.get("filters", current.filters if current else [])
+    parse_filters(filters, fields["filter_op"])  # raises a 400 that names the bad filter
+    service = fields.get("service_id", current.service_id if current else None)
+    component = fields.get("component", current.component if current else "*")
+    if service is None and normalize_component(component) not in ("*", ""):
+        raise BadRequest(
+            "A rule for all services (no service_id) applies to component '*' only; name a "
+            "service to grant a narrower component."
+        )
+    if service is None and filters:
+        raise BadRequest("Row filters need a service: a rule for all services cannot have any.")
+    return fields
+
+
+def save_rules(role: Role, items: list[dict[str, Any]]) -> None:
+    """Apply a nested rule list: update by id, detach with role_id null, add the rest."""
+    for index, item in enumerate(items):
+        where = f"{RULES}[{index}]"
+        try:
+            if "id" in item:
+                rule = RoleServiceAccess.objects.filter(pk=item["id"], role=role).first()
+                if rule is None:
+                    raise BadRequest(f"Access rule {item['id']} does not belong to this role.")
+                if detaches(item, "role_id"):
+                    rule.delete()
+                    continue
+                for key, value in rule_fields(item, rule).items():
+                    setattr(rule, key, value)
+                rule.save()
+            else:
+                RoleServiceAccess.objects.create(role=role, **rule_fields(item, None))
+        except BadRequest as exc:
+            exc.message = f"{where}: {exc.message}"
+            raise
+
+
+def rule_record(rule: RoleServiceAccess) -> dict[str, Any]:
+    return {
+        "id": rule.pk,
+        "role_id": rule.role_id,
+        "service_id": rule.service_id,
+        "component": rule.component,
+        "verb_mask": rule.verb_mask,
+        "requestor_mask": rule.requestor_mask,
+        "filters": rule.filters,
+        "filter_op": rule.filter_op,
+    }
+
+
+class RoleResource(RecordResource):
+    model = Role
+    related_names = (RULES,)
+
+    def to_record(self, obj: Role, related: frozenset[str]) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "id": obj.pk,
+            "name": obj.name,
+            "description": obj.description,
+            "is_active": obj.is_active,
+            "db_role": obj.db_role,
+            "created_date": obj.created_date.isoformat(),
+            "last_modified_date": obj.last_modified_date.isoformat(),
+        }
+        if RULES in related:
+            record[RULES] = [rule_record(r) for r in obj.accesses.order_by("id")]
+        return record
+
+    def write(self, record: dict[str, Any], instance: Role | None, request: Request) -> Role:
+        fields = {k: record[k] for k in RoleSerializer.Meta.fields if k in record}
+        data = valid(RoleSerializer(instance, data=fields, partial=instance is not None))
+        role = instance or Role()
+        for key, value in data.items():
+            setattr(role, key, value)
+        role.save()
+        items = nested_list(record, RULES)
+        if items is not None:
+            save_rules(role, items)
+        return role
+
+
+role_collection, role_detail = views_for(RoleResource(), "Role")

@@ -1,0 +1,231 @@
+"""Log in, inspect, refresh and log out (spec §7.2-7.3): `/api/v2/user/session` for users and
+`/api/v2/system/admin/session` for admins; `/api/v2/user/register` and the public
+`/api/v2/system/environment`.
+
+Any token sent with a login is ignored (a stale token never blocks a login). Failed logins are
+throttled per account and per client address (rbac/throttle.py).
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apikeys.lookup import resolve
+from gateway.client import client_address
+from gateway.credentials import extract_credentials
+from gateway.errors import BadRequest, Forbidden, GatewayError, NotAuthenticated, NotFound
+from rbac import catalog, throttle
+from rbac.models import User
+from rbac.sessions import refresh_token, revoke_token, verify_token
+
+_FORMAT = "%Y-%m-%d %H:%M:%S"
+NO_SESSION = "There is no valid session for the current request."
+INVALID_CREDENTIALS = "Invalid credentials supplied."
+
+LOGIN_BODY = inline_serializer(
+    "Login",
+    {
+        "email": serializers.EmailField(),
+        "password": serializers.CharField(),
+        "remember_me": serializers.BooleanField(required=False),
+    },
+)
+
+
+def session_info(
+    user: Any, token: str | None = None, expiry: Any = None, role: Any = None
+) -> dict[str, Any]:
+    """The public session object of spec §7.2 (role and role_id only when a role applies)."""
+    info: dict[str, Any] = {
+        "id": user.pk,
+        "name": user.display_name,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "is_sys_admin": user.is_staff,
+        "last_login_date": user.last_login_date.strftime(_FORMAT) if user.last_login_date else None,
+        "host": socket.gethostname(),
+    }
+    if token is not None:
+        info = {"session_token": token, "session_id": token, **info}
+        info["token_expiry_date"] = expiry.strftime(_FORMAT)
+    if role is not None:
+        info.update({"role": role.name, "role_id": role.id})
+    return info
+
+
+def _no_store(data: dict[str, Any]) -> Response:
+    """Session answers carry tokens: never cached by browsers or proxies."""
+    return Response(data, headers={"Cache-Control": "no-store"})
+
+
+class SessionView(APIView):
+    """POST logs in; GET describes the session; PUT refreshes it; DELETE logs out."""
+
+    authentication_classes: ClassVar[list[Any]] = []
+    permission_classes: ClassVar[list[Any]] = [AllowAny]
+    for_admins: ClassVar[bool] = False
+
+    def _role_for(self, request: Request, user: Any) -> Any:
+        """The user's role for the calling app (API key), as the data API will resolve it."""
+        if user.is_staff:
+            return None
+        app = resolve(extract_credentials(request._request).api_key)
+        if app is None:
+            return None
+        role = catalog.role(catalog.effective_role_id(user.pk, app.id, app.role_id))
+        if role is not None and not role.is_active:
+            raise Forbidden("Role is not active.")
+        return role
+
+    def _token(self, request: Request) -> str:
+        token = extract_credentials(request._request).session_token
+        if not token:
+            if self.for_admins and request.method == "GET":
+                raise NotFound("No user session found.")
+            raise NotAuthenticated(NO_SESSION)
+        return token
+
+    @extend_schema(request=LOGIN_BODY, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        data = request.data if isinstance(request.data, dict) else {}
+        email = str(data.get("email") or "").strip().lower()
+        password = data.get("password")
+        if not email:
+            raise BadRequest("Login request is missing required email.")
+        if not password:
+            raise BadRequest("Login request is missing required password.")
+        address = client_address(request._request)
+        throttle.check(email, address)
+        user = authenticate(request._request, username=email, password=str(password))
+        if user is None or not user.is_active or bool(user.is_staff) != self.for_admins:
+            throttle.failed(email, address)
+            raise NotAuthenticated(INVALID_CREDENTIALS)
+        role = self._role_for(request, user)
+        throttle.succeeded(email, address)
+        user.last_login_date = timezone.now()
+        User.objects.filter(pk=user.pk).update(last_login_date=user.last_login_date)
+        from rbac.sessions import issue_token
+
+        token, expiry = issue_token(user, issuer=request.build_absolute_uri())
+        return _no_store(session_info(user, token, expiry, role))
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        session = verify_token(self._token(request))
+        if self.for_admins and not session.user.is_admin:
+            raise NotAuthenticated("You are not authorized to perform this action.")
+        user = User.objects.get(pk=session.user.id)
+        return _no_store(session_info(user, role=self._role_for(request, user)))
+
+    @extend_schema(request=None, responses={200: dict})
+    def put(self, request: Request) -> Response:
+        try:
+            token, expiry, user = refresh_token(
+                self._token(request),
+                issuer=request.build_absolute_uri(),
+                admins_only=self.for_admins,
+            )
+        except GatewayError as exc:
+            if exc.status == 401 and not exc.message.startswith("Token refresh failed."):
+                exc.message = f"Token refresh failed. {exc.message}"
+            raise
+        return _no_store(session_info(user, token, expiry, self._role_for(request, user)))
+
+    @extend_schema(request=None, responses={200: dict})
+    def delete(self, request: Request) -> Response:
+        revoke_token(self._token(request))
+        return _no_store({"success": True})
+
+
+class AdminSessionView(SessionView):
+    for_admins = True
+
+
+class UserSessionView(SessionView):
+    for_admins = False
+
+
+class RegisterView(APIView):
+    """POST /api/v2/user/register: open registration, when GATEWAY_OPEN_REGISTRATION is on.
+
+    The new user has no role of their own: through an app they get its default role.
+    """
+
+    authentication_classes: ClassVar[list[Any]] = []
+    permission_classes: ClassVar[list[Any]] = [AllowAny]
+
+    @extend_schema(
+        request=inline_serializer(
+            "Register",
+            {
+                "email": serializers.EmailField(),
+                "password": serializers.CharField(),
+                "first_name": serializers.CharField(required=False),
+                "last_name": serializers.CharField(required=False),
+                "name": serializers.CharField(required=False),
+            },
+        ),
+        responses={200: dict},
+    )
+    def post(self, request: Request) -> Response:
+        if not settings.GATEWAY_OPEN_REGISTRATION:
+            raise Forbidden(
+                "Open registration for users is not enabled on this instance; ask an admin "
+                "for an account."
+            )
+        data = request.data if isinstance(request.data, dict) else {}
+        email = User.objects.normalize_email(str(data.get("email") or "").strip()).lower()
+        password = str(data.get("password") or "")
+        if not email or "@" not in email:
+            raise BadRequest("Registration needs a valid email.")
+        names = {k: str(data.get(k) or "")[:150] for k in ("first_name", "last_name")}
+        user = User(email=email, name=str(data.get("name") or "")[:255], **names)
+        try:
+            validate_password(password, user)
+        except ValidationError as exc:
+            raise BadRequest("Password not accepted: " + " ".join(exc.messages)) from None
+        user.set_password(password)
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError:
+            raise BadRequest(f"A user with email '{email}' already exists.") from None
+        return Response({"success": True})
+
+
+class EnvironmentView(APIView):
+    """GET /api/v2/system/environment: public; tells clients where and how to log in."""
+
+    authentication_classes: ClassVar[list[Any]] = []
+    permission_classes: ClassVar[list[Any]] = [AllowAny]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        return Response(
+            {
+                "authentication": {
+                    "admin": {"path": "system/admin/session", "verb": "POST"},
+                    "user": {"path": "user/session", "verb": "POST"},
+                    "allow_open_registration": settings.GATEWAY_OPEN_REGISTRATION,
+                    "login_attribute": "email",
+                    "oauth": [],
+                    "ldap": [],
+                    "saml": [],
+                },
+            }
+        )

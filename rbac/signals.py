@@ -1,0 +1,33 @@
+"""Changes to roles, rules, apps and per-app roles bump the metadata version, so every process
+drops its snapshots (rbac/catalog.py, apikeys/lookup.py); revocations travel on their own
+counter (rbac/revocation.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from apikeys.lookup import clear_cache as clear_apps
+from apikeys.models import App
+from rbac import catalog, revocation
+from rbac.models import Role, RoleServiceAccess, UserAppRole
+from services.registry import bump_metadata_version, registry
+
+
+@receiver(post_save, sender=Role)
+@receiver(post_delete, sender=Role)
+@receiver(post_save, sender=RoleServiceAccess)
+@receiver(post_delete, sender=RoleServiceAccess)
+@receiver(post_save, sender=UserAppRole)
+@receiver(post_delete, sender=UserAppRole)
+@receiver(post_save, sender=App)
+@receiver(post_delete, sender=App)
+def access_changed(sender: Any, **kwargs: Any) -> None:
+    bump_metadata_version()
+
+
+registry.on_change(catalog.clear_cache)
+registry.on_change(clear_apps)
+registry.on_revocation(revocation.sync)

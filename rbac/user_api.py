@@ -1,0 +1,126 @@
+"""System API for (non-admin) users: `/api/v2/system/user` (spec §9.2).
+
+`password` is write-only and checked by Django's password validators; admins are managed in
+the admin console and cannot be changed here (403, as in DF). A user's per-app roles are the
+related list `user_to_app_to_role_by_user_id` ({app_id, role_id}; update by id, detach with
+`"user_id": null`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from rest_framework import serializers
+from rest_framework.request import Request
+
+from apikeys.models import App
+from gateway.errors import BadRequest, Forbidden, NotFound
+from gateway.system_records import RecordResource, detaches, nested_list, valid, views_for
+from rbac.models import Role, User, UserAppRole
+
+APP_ROLES = "user_to_app_to_role_by_user_id"
+
+
+class UserSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    class Meta:
+        model = User
+        fields = ("email", "name", "first_name", "last_name", "is_active")
+
+    def validate_email(self, value: str) -> str:
+        return value.strip().lower()
+
+
+def _app_role_fields(item: dict[str, Any], current: UserAppRole | None) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for key, model, label in (("app_id", App, "App"), ("role_id", Role, "Role")):
+        if key in item or current is None:
+            value = item.get(key)
+            if value is None or not model.objects.filter(pk=value).exists():
+                raise BadRequest(f"{label} with id '{value}' does not exist.")
+            fields[key] = value
+    return fields
+
+
+def save_app_roles(user: User, items: list[dict[str, Any]]) -> None:
+    for index, item in enumerate(items):
+        try:
+            if "id" in item:
+                link = UserAppRole.objects.filter(pk=item["id"], user=user).first()
+                if link is None:
+                    raise BadRequest(f"App role {item['id']} does not belong to this user.")
+                if detaches(item, "user_id"):
+                    link.delete()
+                    continue
+                for key, value in _app_role_fields(item, link).items():
+                    setattr(link, key, value)
+                link.save()
+            else:
+                fields = _app_role_fields(item, None)
+                UserAppRole.objects.update_or_create(
+                    user=user, app_id=fields["app_id"], defaults={"role_id": fields["role_id"]}
+                )
+        except BadRequest as exc:
+            exc.message = f"{APP_ROLES}[{index}]: {exc.message}"
+            raise
+
+
+class UserResource(RecordResource):
+    model = User
+    related_names = (APP_ROLES,)
+
+    def queryset(self) -> Any:
+        return User.objects.filter(is_staff=False)
+
+    def get(self, pk: Any) -> Any:
+        try:
+            return super().get(pk)
+        except NotFound:
+            if User.objects.filter(pk=pk, is_staff=True).exists():
+                raise Forbidden("Not allowed to change an admin user.") from None
+            raise
+
+    def to_record(self, obj: User, related: frozenset[str]) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "id": obj.pk,
+            "name": obj.display_name,
+            "first_name": obj.first_name,
+            "last_name": obj.last_name,
+            "email": obj.email,
+            "is_active": obj.is_active,
+            "last_login_date": obj.last_login_date.isoformat() if obj.last_login_date else None,
+            "created_date": obj.created_date.isoformat(),
+        }
+        if APP_ROLES in related:
+            record[APP_ROLES] = [
+                {"id": a.pk, "user_id": a.user_id, "app_id": a.app_id, "role_id": a.role_id}
+                for a in obj.app_roles.order_by("id")
+            ]
+        return record
+
+    def write(self, record: dict[str, Any], instance: User | None, request: Request) -> User:
+        fields = {k: record[k] for k in UserSerializer.Meta.fields if k in record}
+        if instance is None and "email" not in fields:
+            raise BadRequest("A user needs an email.")
+        data = valid(UserSerializer(instance, data=fields, partial=instance is not None))
+        user = instance or User(is_staff=False, is_superuser=False)
+        for key, value in data.items():
+            setattr(user, key, value)
+        password = record.get("password")
+        if password is not None:
+            try:
+                validate_password(str(password), user)
+            except ValidationError as exc:
+                raise BadRequest("Password not accepted: " + " ".join(exc.messages)) from None
+            user.set_password(str(password))
+        elif instance is None:
+            user.set_unusable_password()  # no login until an admin sets a password
+        user.save()
+        items = nested_list(record, APP_ROLES)
+        if items is not None:
+            save_app_roles(user, items)
+        return user
+
+
+user_collection, user_detail = views_for(UserResource(), "User")

@@ -260,6 +260,13 @@ def nested_list(record: dict[str, Any], key: str) -> list[dict[str, Any]] | None
     return items
 
 
+def record_id(value: Any, key: str) -> int:
+    """An id inside a written record (a nested item's `id`, `service_id`...): 400 if not one."""
+    if isinstance(value, bool) or not isinstance(value, int | str) or not str(value).isdigit():
+        raise BadRequest(f"'{key}' must be the integer id of a record, not {value!r}.")
+    return int(value)
+
+
 def detaches(item: dict[str, Any], fk: str) -> bool:
     """DF detaches a related row by setting its foreign key to null (spec §9.1)."""
     return fk in item and item[fk] is None

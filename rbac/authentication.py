@@ -19,12 +19,9 @@ class SessionTokenAuthentication(BaseAuthentication):
     """A valid token authenticates; a bad token is a 401; no token is "not mine" (None)."""
 
     def authenticate(self, request: Request) -> tuple[Any, Session] | None:
-        from services.registry import registry
-
         creds = extract_credentials(request._request)
         if not creds.session_token:
             return None
-        registry.poll()  # notices tokens revoked by other processes
         session = verify_token(creds.session_token)
         return session.user, session
 

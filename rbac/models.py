@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -126,6 +127,15 @@ class RoleServiceAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.service or 'all services'}: {self.component or '(root)'}"
+
+    def clean(self) -> None:
+        from gateway.errors import BadRequest
+        from rbac.row_filters import check_rule
+
+        try:
+            check_rule(self.service_id, self.component, self.filters, self.filter_op)
+        except BadRequest as exc:
+            raise ValidationError(exc.message) from None
 
 
 class UserAppRole(models.Model):

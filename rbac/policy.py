@@ -106,6 +106,8 @@ def lookups_for(principal: Principal) -> dict[str, Any]:
             {
                 "user.id": user.id,
                 "user.email": user.email,
+                "user.username": user.email,  # users log in by email (login_attribute)
+                "user.ldap_username": "",
                 "user.name": user.display_name,
                 "user.display_name": user.display_name,
                 "user.first_name": user.first_name,

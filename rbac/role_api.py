@@ -14,10 +14,16 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 from gateway.errors import BadRequest
-from gateway.system_records import RecordResource, detaches, nested_list, valid, views_for
+from gateway.system_records import (
+    RecordResource,
+    detaches,
+    nested_list,
+    record_id,
+    valid,
+    views_for,
+)
 from rbac.models import Role, RoleServiceAccess
-from rbac.row_filters import parse_filters
-from rbac.rules import normalize_component
+from rbac.row_filters import check_rule
 from rbac.verbs import ALL_VERBS, mask_of
 from services.models import Service
 
@@ -55,6 +61,8 @@ def rule_fields(item: dict[str, Any], current: RoleServiceAccess | None) -> dict
     fields: dict[str, Any] = {}
     if "service_id" in item or current is None:
         service_id = item.get("service_id")
+        if service_id is not None:
+            service_id = record_id(service_id, "service_id")
         if service_id is not None and not Service.objects.filter(pk=service_id).exists():
             raise BadRequest(f"Service with id '{service_id}' does not exist.")
         fields["service_id"] = service_id
@@ -70,23 +78,19 @@ def rule_fields(item: dict[str, Any], current: RoleServiceAccess | None) -> dict
         if requestor not in (1, 2, 3):
             raise BadRequest("requestor_mask must be 1 (API), 2 (SCRIPT) or 3 (both).")
         fields["requestor_mask"] = requestor
-    for key in ("filters", "filter_op"):
-        if key in item or current is None:
-            fields[key] = item.get(key, [] if key == "filters" else "AND")
+    if "filters" in item or current is None:
+        fields["filters"] = item.get("filters") or []
+    if "filter_op" in item or current is None:
+        fields["filter_op"] = item.get("filter_op") or "AND"
     fields["filter_op"] = str(
         fields.get("filter_op", current.filter_op if current else "AND") or "AND"
     ).upper()
-    filters = fields.get("filters", current.filters if current else [])
-    parse_filters(filters, fields["filter_op"])  # raises a 400 that names the bad filter
-    service = fields.get("service_id", current.service_id if current else None)
-    component = fields.get("component", current.component if current else "*")
-    if service is None and normalize_component(component) not in ("*", ""):
-        raise BadRequest(
-            "A rule for all services (no service_id) applies to component '*' only; name a "
-            "service to grant a narrower component."
-        )
-    if service is None and filters:
-        raise BadRequest("Row filters need a service: a rule for all services cannot have any.")
+    check_rule(
+        fields.get("service_id", current.service_id if current else None),
+        fields.get("component", current.component if current else "*"),
+        fields.get("filters", current.filters if current else []),
+        fields["filter_op"],
+    )
     return fields
 
 
@@ -96,9 +100,10 @@ def save_rules(role: Role, items: list[dict[str, Any]]) -> None:
         where = f"{RULES}[{index}]"
         try:
             if "id" in item:
-                rule = RoleServiceAccess.objects.filter(pk=item["id"], role=role).first()
+                rule_id = record_id(item["id"], "id")
+                rule = RoleServiceAccess.objects.filter(pk=rule_id, role=role).first()
                 if rule is None:
-                    raise BadRequest(f"Access rule {item['id']} does not belong to this role.")
+                    raise BadRequest(f"Access rule {rule_id} does not belong to this role.")
                 if detaches(item, "role_id"):
                     rule.delete()
                     continue

@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from gateway.errors import BadRequest, GatewayError, InternalError
-from rbac.rules import RowFilterGroup
+from rbac.rules import RowFilterGroup, normalize_component
 from services.plan.bind import bind_filter
 from services.plan.filter_ast import And, Condition, Node, Not, Or, Value
 from services.plan.filters import parse_filter
@@ -55,7 +55,8 @@ INVALID_CONFIG = "Invalid server-side filter configuration detected."
 
 
 class NeedsUser(GatewayError):
-    """A row filter names a `{user.*}` lookup but no user is logged in."""
+    """A row filter names a `{user.*}` lookup but no user is logged in (the lookups carry no
+    `user.id`); an unknown `{user.*}` name with a user stays as written, as in DF."""
 
     status = 401
     default_message = "Unauthorized. User is not authenticated."
@@ -101,16 +102,28 @@ def _condition(spec: Any, index: int) -> Condition:
 
 def parse_filters(filters: Any, filter_op: str = "AND") -> RowFilterGroup | None:
     """A rule's stored filters as one group; None when it has none. 400s say what to fix."""
+    op = str(filter_op or "AND").strip().upper()
+    if op not in ("AND", "OR"):
+        raise BadRequest("filter_op must be AND or OR.")
     if filters in (None, "", []):
         return None
     if not isinstance(filters, list):
         raise BadRequest("filters must be a list of {name, operator, value} objects.")
-    op = str(filter_op or "AND").strip().upper()
-    if op not in ("AND", "OR"):
-        raise BadRequest("filter_op must be AND or OR.")
     conditions = tuple(_condition(spec, i) for i, spec in enumerate(filters))
     node: Node = conditions[0] if len(conditions) == 1 else (And if op == "AND" else Or)(conditions)
     return RowFilterGroup(node=node, has_lookups=any(_has_lookup(c) for c in conditions))
+
+
+def check_rule(service_id: int | None, component: str, filters: Any, filter_op: str) -> None:
+    """The checks a stored access rule must pass (API and admin alike): 400 saying what to fix."""
+    parse_filters(filters, filter_op)
+    if service_id is None and normalize_component(component or "") not in ("*", ""):
+        raise BadRequest(
+            "A rule for all services (no service) applies to component '*' only; name a "
+            "service to grant a narrower component."
+        )
+    if service_id is None and filters:
+        raise BadRequest("Row filters need a service: a rule for all services cannot have any.")
 
 
 def _values(cond: Condition) -> tuple[Value, ...]:
@@ -130,7 +143,7 @@ def _substitute_value(value: Value, lookups: Mapping[str, Any]) -> Value:
     whole = _LOOKUP.fullmatch(raw)
     if whole:
         name = whole.group(1)
-        if name.startswith("user.") and name not in lookups:
+        if name.startswith("user.") and "user.id" not in lookups:
             raise NeedsUser()
         if name in lookups:
             found = lookups[name]
@@ -139,7 +152,7 @@ def _substitute_value(value: Value, lookups: Mapping[str, Any]) -> Value:
 
     def one(match: re.Match[str]) -> str:
         name = match.group(1)
-        if name.startswith("user.") and name not in lookups:
+        if name.startswith("user.") and "user.id" not in lookups:
             raise NeedsUser()
         return str(lookups.get(name, match.group(0)))
 

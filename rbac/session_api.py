@@ -216,6 +216,9 @@ class EnvironmentView(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request) -> Response:
+        token = extract_credentials(request._request).session_token
+        if token:
+            verify_token(token)  # bad tokens fail even on public endpoints (spec §7.4)
         return Response(
             {
                 "authentication": {

@@ -157,8 +157,16 @@ def _session_from(claims: dict[str, Any], token: str) -> Session:
     return Session(user=user, jti=str(claims.get("jti", "")), exp=int(claims["exp"]), token=token)
 
 
+def _poll() -> None:
+    """Pick up revocations made by other processes (or before a restart) before judging."""
+    from services.registry import registry
+
+    registry.poll()
+
+
 def verify_token(token: str) -> Session:
     """The session for a token; 401 when expired or invalid, 403 when revoked (spec §7.4)."""
+    _poll()
     session = _cache.tokens.get(token)
     if session is None:
         session = _session_from(_decode(token), token)
@@ -181,6 +189,7 @@ def _revocable_until(claims: dict[str, Any]) -> float:
 
 def revoke_token(token: str) -> None:
     """Log out: the token is refused from now on, by every process (spec §7.3)."""
+    _poll()
     claims = _decode(token, verify_exp=False)
     _session_from(claims, token)
     jti = str(claims.get("jti", ""))
@@ -198,6 +207,7 @@ def refresh_token(
 
     An expired token is accepted while it is inside the refresh window (iat + refresh TTL).
     """
+    _poll()
     claims = _decode(token, verify_exp=False)
     if time.time() > int(claims["iat"]) + settings.JWT_REFRESH_TTL_MINUTES * 60:
         raise NotAuthenticated("Token refresh failed. The refresh window has passed; log in again.")

@@ -17,7 +17,14 @@ from rest_framework.request import Request
 
 from apikeys.models import App
 from gateway.errors import BadRequest, Forbidden, NotFound
-from gateway.system_records import RecordResource, detaches, nested_list, valid, views_for
+from gateway.system_records import (
+    RecordResource,
+    detaches,
+    nested_list,
+    record_id,
+    valid,
+    views_for,
+)
 from rbac.models import Role, User, UserAppRole
 
 APP_ROLES = "user_to_app_to_role_by_user_id"
@@ -28,16 +35,13 @@ class UserSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
         model = User
         fields = ("email", "name", "first_name", "last_name", "is_active")
 
-    def validate_email(self, value: str) -> str:
-        return value.strip().lower()
-
 
 def _app_role_fields(item: dict[str, Any], current: UserAppRole | None) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for key, model, label in (("app_id", App, "App"), ("role_id", Role, "Role")):
         if key in item or current is None:
-            value = item.get(key)
-            if value is None or not model.objects.filter(pk=value).exists():
+            value = record_id(item.get(key), key)
+            if not model.objects.filter(pk=value).exists():
                 raise BadRequest(f"{label} with id '{value}' does not exist.")
             fields[key] = value
     return fields
@@ -47,14 +51,20 @@ def save_app_roles(user: User, items: list[dict[str, Any]]) -> None:
     for index, item in enumerate(items):
         try:
             if "id" in item:
-                link = UserAppRole.objects.filter(pk=item["id"], user=user).first()
+                link_id = record_id(item["id"], "id")
+                link = UserAppRole.objects.filter(pk=link_id, user=user).first()
                 if link is None:
-                    raise BadRequest(f"App role {item['id']} does not belong to this user.")
+                    raise BadRequest(f"App role {link_id} does not belong to this user.")
                 if detaches(item, "user_id"):
                     link.delete()
                     continue
                 for key, value in _app_role_fields(item, link).items():
                     setattr(link, key, value)
+                taken = UserAppRole.objects.filter(user=user, app_id=link.app_id)
+                if taken.exclude(pk=link.pk).exists():
+                    raise BadRequest(
+                        f"The user already has a role for app {link.app_id}; change that entry."
+                    )
                 link.save()
             else:
                 fields = _app_role_fields(item, None)
@@ -77,7 +87,7 @@ class UserResource(RecordResource):
         try:
             return super().get(pk)
         except NotFound:
-            if User.objects.filter(pk=pk, is_staff=True).exists():
+            if str(pk).isdigit() and User.objects.filter(pk=int(pk), is_staff=True).exists():
                 raise Forbidden("Not allowed to change an admin user.") from None
             raise
 
@@ -103,6 +113,8 @@ class UserResource(RecordResource):
         fields = {k: record[k] for k in UserSerializer.Meta.fields if k in record}
         if instance is None and "email" not in fields:
             raise BadRequest("A user needs an email.")
+        if isinstance(fields.get("email"), str):  # stored lower-case: compare it that way
+            fields["email"] = fields["email"].strip().lower()
         data = valid(UserSerializer(instance, data=fields, partial=instance is not None))
         user = instance or User(is_staff=False, is_superuser=False)
         for key, value in data.items():

@@ -57,7 +57,7 @@ def _describe(exc: psycopg.Error) -> str:
     if state == "57014":
         return "The statement was cancelled because it ran longer than the service's statement_timeout."  # noqa: E501
     if state == "42501":
-        return f"The service's database user is not allowed to do this: {primary}"
+        return f"The database does not allow this to the role the request runs as: {primary}"
     return primary[0].upper() + primary[1:] + ("" if primary.endswith(".") else ".")
 
 

@@ -157,6 +157,7 @@ class Registry:
             prev = old.get(name)
             if prev is not None and prev.config.connection_key == config.connection_key:
                 if config.is_active:
+                    prev.pool.config = config  # same connections; options such as use_db_roles
                     new[name] = LiveService(config, prev.pool, prev._schema)
                     if (config.schema, config.schema_version) != (
                         prev.config.schema,

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import Resolver404, resolve
 
+from gateway import cors
 from gateway.errors import InternalError, NotFound
 from gateway.views import data_api, error_response
 
@@ -34,24 +35,32 @@ class ApiMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         path = request.path_info
         if not path.startswith("/api/"):
             return self.get_response(request)
-        if is_system_path(path):
-            return self._system(request, path)
-        return data_api(request)
+        return serve_api(request)
 
-    def _system(self, request: HttpRequest, path: str) -> HttpResponse:
-        try:
-            match = resolve(path, urlconf="gateway.api_urls")
-        except Resolver404:
-            return error_response(NotFound(f"No system API resource at {path}."))
-        try:
-            response: HttpResponse = match.func(request, *match.args, **match.kwargs)
-            if hasattr(response, "render"):
-                response.render()
-            return response
-        except Exception:
-            log.exception("unhandled error in system API request %s %s", request.method, path)
-            return error_response(InternalError("An internal error occurred; it has been logged."))
+
+def serve_api(request: HttpRequest) -> HttpResponseBase:
+    """Every /api/ request: CORS preflight, the system or data API, then the common headers."""
+    response = cors.preflight(request)
+    if response is None:
+        path = request.path_info
+        response = _system(request, path) if is_system_path(path) else data_api(request)
+    return cors.finish(request, response)
+
+
+def _system(request: HttpRequest, path: str) -> HttpResponse:
+    try:
+        match = resolve(path, urlconf="gateway.api_urls")
+    except Resolver404:
+        return error_response(NotFound(f"No system API resource at {path}."))
+    try:
+        response: HttpResponse = match.func(request, *match.args, **match.kwargs)
+        if hasattr(response, "render"):
+            response.render()
+        return response
+    except Exception:
+        log.exception("unhandled error in system API request %s %s", request.method, path)
+        return error_response(InternalError("An internal error occurred; it has been logged."))

@@ -21,6 +21,13 @@ INSECURE_DEFAULT_SECRET_KEY = "insecure-dev-only-secret-key-change-me-0123456789
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_DEFAULT_SECRET_KEY)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# Behind a TLS-terminating proxy: trust its X-Forwarded-Proto, mark cookies Secure, send HSTS.
+if env.bool("TRUST_X_FORWARDED_PROTO", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -138,6 +145,31 @@ GATEWAY_LOGIN_MAX_FAILURES_PER_ADDRESS = env.int(
     "GATEWAY_LOGIN_MAX_FAILURES_PER_ADDRESS", default=20
 )
 GATEWAY_LOGIN_LOCKOUT_SECONDS = env.int("GATEWAY_LOGIN_LOCKOUT_SECONDS", default=900)
+# CORS for /api/ (spec §12.1). No origins (the default): no CORS headers at all; "*": any.
+CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOWED_METHODS = [
+    m.upper()
+    for m in env.list("CORS_ALLOWED_METHODS", default=["GET", "POST", "PUT", "PATCH", "DELETE"])
+]
+CORS_ALLOWED_HEADERS = env.list(
+    "CORS_ALLOWED_HEADERS",
+    default=[
+        "accept",
+        "authorization",
+        "content-type",
+        "if-none-match",
+        "x-dreamfactory-api-key",
+        "x-dreamfactory-session-token",
+        "x-http-method",
+        "x-method-override",
+    ],
+)
+CORS_EXPOSE_HEADERS = env.list(
+    "CORS_EXPOSE_HEADERS",
+    default=["etag", "retry-after", "server-timing", "x-ratelimit-limit", "x-ratelimit-remaining"],
+)
+CORS_MAX_AGE = env.int("CORS_MAX_AGE", default=600)
+CORS_ALLOW_CREDENTIALS = env.bool("CORS_ALLOW_CREDENTIALS", default=False)
 # Take the client address from the first X-Forwarded-For entry (only behind a trusted proxy).
 GATEWAY_TRUST_X_FORWARDED_FOR = env.bool("GATEWAY_TRUST_X_FORWARDED_FOR", default=False)
 # Instance-wide cap on rows per response (DF's DB_MAX_RECORDS_RETURNED).

@@ -1,17 +1,35 @@
-"""Admin console registration for users; `is_staff` is shown as "System admin" (issue #4)."""
+"""Admin console for users (with their per-app roles) and roles (with inline access rules).
+
+`is_staff` is shown as "System admin". A rule's verbs are checkboxes stored as the spec's bit
+mask; its row filters are JSON, validated like the system API validates them.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.db.models import Field
+from django.contrib.auth.models import Group
+from django.db.models import Count, Field, QuerySet
 from django.http import HttpRequest
 
-from rbac.models import User
+from rbac.models import Role, RoleServiceAccess, User, UserAppRole
+from rbac.verbs import VERB_BITS, mask_of, verb_names
 
 SYSTEM_ADMIN = "System admin"
+
+# Access is roles and per-app roles here; Django's permission groups play no part in it.
+admin.site.unregister(Group)
+
+
+class UserAppRoleInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = UserAppRole
+    extra = 1
+    fields = ("app", "role")
+    verbose_name = "role for an app"
+    verbose_name_plural = "Roles by app (the role this user gets when calling through the app)"
 
 
 @admin.register(User)
@@ -27,6 +45,7 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     list_filter = ("is_staff", "is_active")
     filter_horizontal = ()
+    inlines = (UserAppRoleInline,)
 
     @admin.display(description=SYSTEM_ADMIN, boolean=True, ordering="is_staff")
     def system_admin(self, obj: User) -> bool:
@@ -40,3 +59,60 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
             formfield.label = SYSTEM_ADMIN
             formfield.help_text = "May sign in to this admin console and the system API."
         return formfield
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
+        return () if obj is None else self.inlines  # per-app roles once the user exists
+
+
+class RuleForm(forms.ModelForm):  # type: ignore[type-arg]
+    """An access rule with its verbs as checkboxes (stored as the verb mask)."""
+
+    verbs = forms.MultipleChoiceField(
+        choices=[(name, name) for name in VERB_BITS],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = RoleServiceAccess
+        fields = ("service", "component", "verbs", "filters", "filter_op")
+        widgets = {"filters": forms.Textarea(attrs={"rows": 2, "cols": 48})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        mask = self.instance.verb_mask if self.instance.pk else 1
+        self.initial.setdefault("verbs", verb_names(mask))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        self.instance.verb_mask = mask_of(cleaned.get("verbs") or [])
+        if cleaned.get("filters") is None:
+            cleaned["filters"] = []
+        return cleaned
+
+
+class RuleInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = RoleServiceAccess
+    form = RuleForm
+    extra = 1
+    verbose_name = "access rule"
+    verbose_name_plural = (
+        "Access rules (the most specific matching component wins: exact, then a wildcard "
+        "such as _table/*, then *, then a rule for all services)"
+    )
+
+
+@admin.register(Role)
+class RoleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("name", "is_active", "rule_count", "db_role", "last_modified_date")
+    list_filter = ("is_active",)
+    search_fields = ("name", "description")
+    fields = ("name", "description", "is_active", "db_role")
+    inlines = (RuleInline,)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Role]:
+        return super().get_queryset(request).annotate(_rules=Count("accesses"))
+
+    @admin.display(description="Access rules", ordering="_rules")
+    def rule_count(self, obj: Any) -> int:
+        return int(obj._rules)

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 
 from apikeys.keys import generate
 from apikeys.models import App
-from gateway.system_records import RecordResource, valid, views_for
+from gateway.system_records import RecordResource, views_for
 from rbac.models import Role
 from services.schema_spec import as_bool
 
@@ -71,14 +71,14 @@ class AppResource(RecordResource):
         fields = {
             k: record[k] for k in ("name", "description", "is_active", "role_id") if k in record
         }
-        data = valid(AppSerializer(instance, data=fields, partial=instance is not None))
-        app = instance or App()
-        for key, value in data.items():
-            setattr(app, key, value)
-        if instance is None or as_bool(request.query_params.get("regenerate", "")):
+        app: App = self.validated(AppSerializer, fields, instance)
+        if instance is None or self.may_patch_empty(request):
             new_key(app)
         app.save()
         return app
+
+    def may_patch_empty(self, request: Request) -> bool:
+        return as_bool(request.query_params.get("regenerate", ""))
 
     def write_extras(self, obj: App, request: Request) -> dict[str, Any]:
         shown = getattr(obj, "_shown_key", None)

@@ -9,7 +9,7 @@ any record writes nothing (DF's `rollback=true`), and the error names the record
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from django.db import models, transaction
@@ -50,9 +50,27 @@ class RecordResource:
     def remove(self, obj: Any) -> None:
         obj.delete()
 
+    def may_patch_empty(self, request: Request) -> bool:
+        """Whether a PATCH without fields means something (an app's `?regenerate=true`)."""
+        return False
+
     def write_extras(self, obj: Any, request: Request) -> dict[str, Any]:
         """Fields every write answer carries (an app's new key, shown once)."""
         return {}
+
+    def validated(
+        self,
+        serializer_class: type[serializers.ModelSerializer],  # type: ignore[type-arg]
+        fields: dict[str, Any],
+        instance: Any | None,
+    ) -> Any:
+        """`instance` (or a new object) with `fields` validated by the serializer and set on
+        it, not saved yet: create when `instance` is None, partial update otherwise."""
+        data = valid(serializer_class(instance, data=fields, partial=instance is not None))
+        obj = instance if instance is not None else self.model()
+        for key, value in data.items():
+            setattr(obj, key, value)
+        return obj
 
 
 def valid(serializer: serializers.Serializer[Any], where: str = "") -> dict[str, Any]:
@@ -227,7 +245,7 @@ class DetailView(APIView):
         data = request.data
         if isinstance(data, dict) and isinstance(data.get("resource"), list):
             data = data["resource"][0] if len(data["resource"]) == 1 else None
-        if not isinstance(data, dict):
+        if not isinstance(data, dict) or not (data or self.resource.may_patch_empty(request)):
             raise BadRequest("The request contains no valid record fields.")
         with transaction.atomic():
             saved = self.resource.write(data, obj, request)
@@ -270,3 +288,37 @@ def record_id(value: Any, key: str) -> int:
 def detaches(item: dict[str, Any], fk: str) -> bool:
     """DF detaches a related row by setting its foreign key to null (spec §9.1)."""
     return fk in item and item[fk] is None
+
+
+def apply_nested(
+    items: list[dict[str, Any]],
+    *,
+    key: str,
+    what: str,
+    children: models.QuerySet[Any],
+    fk: str,
+    fields_for: Callable[[dict[str, Any], Any | None], dict[str, Any]],
+    create: Callable[[dict[str, Any]], Any],
+    update: Callable[[Any], None],
+) -> None:
+    """Write a nested related list (spec §9.1): an item with an `id` updates that child (or
+    removes it when its foreign key `fk` is null), one without adds a child; children not
+    mentioned stay. A 400 names the item: `key[index]: ...`."""
+    for index, item in enumerate(items):
+        try:
+            if "id" not in item:
+                create(fields_for(item, None))
+                continue
+            child_id = record_id(item["id"], "id")
+            child = children.filter(pk=child_id).first()
+            if child is None:
+                raise BadRequest(f"{what} {child_id} does not belong to this record.")
+            if detaches(item, fk):
+                child.delete()
+                continue
+            for name, value in fields_for(item, child).items():
+                setattr(child, name, value)
+            update(child)
+        except BadRequest as exc:
+            exc.message = f"{key}[{index}]: {exc.message}"
+            raise

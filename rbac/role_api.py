@@ -16,10 +16,9 @@ from rest_framework.request import Request
 from gateway.errors import BadRequest
 from gateway.system_records import (
     RecordResource,
-    detaches,
+    apply_nested,
     nested_list,
     record_id,
-    valid,
     views_for,
 )
 from rbac.models import Role, RoleServiceAccess
@@ -96,25 +95,16 @@ def rule_fields(item: dict[str, Any], current: RoleServiceAccess | None) -> dict
 
 def save_rules(role: Role, items: list[dict[str, Any]]) -> None:
     """Apply a nested rule list: update by id, detach with role_id null, add the rest."""
-    for index, item in enumerate(items):
-        where = f"{RULES}[{index}]"
-        try:
-            if "id" in item:
-                rule_id = record_id(item["id"], "id")
-                rule = RoleServiceAccess.objects.filter(pk=rule_id, role=role).first()
-                if rule is None:
-                    raise BadRequest(f"Access rule {rule_id} does not belong to this role.")
-                if detaches(item, "role_id"):
-                    rule.delete()
-                    continue
-                for key, value in rule_fields(item, rule).items():
-                    setattr(rule, key, value)
-                rule.save()
-            else:
-                RoleServiceAccess.objects.create(role=role, **rule_fields(item, None))
-        except BadRequest as exc:
-            exc.message = f"{where}: {exc.message}"
-            raise
+    apply_nested(
+        items,
+        key=RULES,
+        what="Access rule",
+        children=role.accesses.all(),
+        fk="role_id",
+        fields_for=rule_fields,
+        create=lambda fields: RoleServiceAccess.objects.create(role=role, **fields),
+        update=lambda rule: rule.save(),
+    )
 
 
 def rule_record(rule: RoleServiceAccess) -> dict[str, Any]:
@@ -150,10 +140,7 @@ class RoleResource(RecordResource):
 
     def write(self, record: dict[str, Any], instance: Role | None, request: Request) -> Role:
         fields = {k: record[k] for k in RoleSerializer.Meta.fields if k in record}
-        data = valid(RoleSerializer(instance, data=fields, partial=instance is not None))
-        role = instance or Role()
-        for key, value in data.items():
-            setattr(role, key, value)
+        role: Role = self.validated(RoleSerializer, fields, instance)
         role.save()
         items = nested_list(record, RULES)
         if items is not None:

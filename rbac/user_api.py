@@ -19,10 +19,9 @@ from apikeys.models import App
 from gateway.errors import BadRequest, Forbidden, NotFound
 from gateway.system_records import (
     RecordResource,
-    detaches,
+    apply_nested,
     nested_list,
     record_id,
-    valid,
     views_for,
 )
 from rbac.models import Role, User, UserAppRole
@@ -48,32 +47,27 @@ def _app_role_fields(item: dict[str, Any], current: UserAppRole | None) -> dict[
 
 
 def save_app_roles(user: User, items: list[dict[str, Any]]) -> None:
-    for index, item in enumerate(items):
-        try:
-            if "id" in item:
-                link_id = record_id(item["id"], "id")
-                link = UserAppRole.objects.filter(pk=link_id, user=user).first()
-                if link is None:
-                    raise BadRequest(f"App role {link_id} does not belong to this user.")
-                if detaches(item, "user_id"):
-                    link.delete()
-                    continue
-                for key, value in _app_role_fields(item, link).items():
-                    setattr(link, key, value)
-                taken = UserAppRole.objects.filter(user=user, app_id=link.app_id)
-                if taken.exclude(pk=link.pk).exists():
-                    raise BadRequest(
-                        f"The user already has a role for app {link.app_id}; change that entry."
-                    )
-                link.save()
-            else:
-                fields = _app_role_fields(item, None)
-                UserAppRole.objects.update_or_create(
-                    user=user, app_id=fields["app_id"], defaults={"role_id": fields["role_id"]}
-                )
-        except BadRequest as exc:
-            exc.message = f"{APP_ROLES}[{index}]: {exc.message}"
-            raise
+    """Apply a nested {app_id, role_id} list: one role per app (an existing one is replaced)."""
+
+    def update(link: UserAppRole) -> None:
+        if UserAppRole.objects.filter(user=user, app_id=link.app_id).exclude(pk=link.pk).exists():
+            raise BadRequest(
+                f"The user already has a role for app {link.app_id}; change that entry."
+            )
+        link.save()
+
+    apply_nested(
+        items,
+        key=APP_ROLES,
+        what="App role",
+        children=user.app_roles.all(),
+        fk="user_id",
+        fields_for=_app_role_fields,
+        create=lambda f: UserAppRole.objects.update_or_create(
+            user=user, app_id=f["app_id"], defaults={"role_id": f["role_id"]}
+        ),
+        update=update,
+    )
 
 
 class UserResource(RecordResource):
@@ -115,10 +109,7 @@ class UserResource(RecordResource):
             raise BadRequest("A user needs an email.")
         if isinstance(fields.get("email"), str):  # stored lower-case: compare it that way
             fields["email"] = fields["email"].strip().lower()
-        data = valid(UserSerializer(instance, data=fields, partial=instance is not None))
-        user = instance or User(is_staff=False, is_superuser=False)
-        for key, value in data.items():
-            setattr(user, key, value)
+        user: User = self.validated(UserSerializer, fields, instance)
         password = record.get("password")
         if password is not None:
             try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 import psycopg
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -18,12 +17,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gateway.credentials import extract_credentials
-from gateway.errors import BadRequest, NotFound, ServiceUnavailable
+from gateway.errors import BadRequest, ServiceUnavailable
+from gateway.system_records import RecordResource, views_for
 from rbac.policy import authenticate
 from services.config import ServiceConfig
 from services.models import MASKED_PASSWORD, Service
 from services.pgerrors import classify_connect_error
-from services.plan.parse import NO_RECORDS, records_from_body
 from services.pools import connect_once
 
 CONFIG_FIELDS = (
@@ -116,84 +115,26 @@ def _flatten(record: Any, index: int | None = None) -> dict[str, Any]:
     return flat
 
 
-def _fields_param(request: Request) -> set[str] | None:
-    fields = request.query_params.get("fields")
-    if not fields:
-        return None
-    return {f.strip() for f in fields.split(",") if f.strip()}
+class ServiceResource(RecordResource):
+    """Services in DF's record shape: the flat model fields travel in `config`."""
+
+    model = Service
+
+    def to_record(self, obj: Service, related: frozenset[str]) -> dict[str, Any]:
+        return to_record(obj)
+
+    def write(self, record: dict[str, Any], instance: Service | None, request: Request) -> Service:
+        # a new name moves the namespace: the registry follows the metadata version
+        service: Service = self.validated(ServiceSerializer, _flatten(record), instance)
+        service.save()
+        return service
 
 
-def _shape(service: Service, fields: set[str] | None) -> dict[str, Any]:
-    if fields is None:
-        return {"id": service.pk}
-    record = to_record(service)
-    if "*" in fields:
-        return record
-    return {k: v for k, v in record.items() if k in fields}
+service_collection, service_detail = views_for(ServiceResource(), "Service")
 
 
 def _get(pk: int) -> Service:
-    try:
-        return Service.objects.get(pk=pk)
-    except Service.DoesNotExist:
-        raise NotFound(f"Record with identifier '{pk}' not found.") from None
-
-
-def _save(serializer: ServiceSerializer) -> Service:
-    if not serializer.is_valid():
-        raise serializers.ValidationError(serializer.errors)
-    return serializer.save()
-
-
-class ServiceCollection(APIView):
-    """GET lists services; POST creates them (201, body must be a list)."""
-
-    @extend_schema(operation_id="listServices", responses={200: dict})
-    def get(self, request: Request) -> Response:
-        services = Service.objects.all()
-        ids = request.query_params.get("ids")
-        if ids:
-            services = services.filter(pk__in=[int(i) for i in ids.split(",") if i.isdigit()])
-        return Response({"resource": [to_record(s) for s in services]})
-
-    @extend_schema(request=dict, responses={201: dict})
-    def post(self, request: Request) -> Response:
-        records = records_from_body(request.data)
-        if not records:
-            raise BadRequest(NO_RECORDS)
-        created = []
-        with transaction.atomic():
-            for index, record in enumerate(records):
-                flat = _flatten(record, index)
-                created.append(_save(ServiceSerializer(data=flat)))
-        fields = _fields_param(request)
-        return Response({"resource": [_shape(s, fields) for s in created]}, status=201)
-
-
-class ServiceDetail(APIView):
-    """GET one (unwrapped), PATCH/PUT (partial update), DELETE."""
-
-    @extend_schema(operation_id="getService", responses={200: dict})
-    def get(self, request: Request, pk: int) -> Response:
-        return Response(to_record(_get(pk)))
-
-    @extend_schema(request=dict, responses={200: dict})
-    def patch(self, request: Request, pk: int) -> Response:
-        service = _get(pk)
-        if not isinstance(request.data, dict) or not request.data:
-            raise BadRequest("The request contains no valid record fields.")
-        flat = _flatten(request.data)  # a new name moves the namespace (registry follows)
-        saved = _save(ServiceSerializer(service, data=flat, partial=True))
-        return Response(_shape(saved, _fields_param(request)))
-
-    put = patch
-
-    @extend_schema(responses={200: dict})
-    def delete(self, request: Request, pk: int) -> Response:
-        service = _get(pk)
-        shaped = _shape(service, _fields_param(request))
-        service.delete()
-        return Response(shaped)
+    return ServiceResource().get(pk)  # type: ignore[no-any-return]
 
 
 def check_connection(config: ServiceConfig) -> dict[str, Any]:

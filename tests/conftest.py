@@ -249,3 +249,42 @@ def client_for(api_key: str | None = None, token: str | None = None) -> Api:
     if token is not None:
         headers["X-DreamFactory-Session-Token"] = token
     return Api(Client(), headers)
+
+
+# --- shared assertions and token claims --------------------------------------------------
+
+
+def assert_error(
+    status: int, body: Any, expected: int, message: str, *, prefix: bool = False
+) -> dict[str, Any]:
+    """The DF error envelope with this status and message (or message start)."""
+    assert status == expected, body
+    assert isinstance(body, dict) and set(body) == {"error"}, body
+    error = body["error"]
+    assert set(error) == {"code", "context", "message", "status_code"}, error
+    assert error["status_code"] == expected
+    if prefix:
+        assert error["message"].startswith(message), error["message"]
+    else:
+        assert error["message"] == message
+    return error
+
+
+def claims_for(user: Any, **overrides: Any) -> dict[str, Any]:
+    """The claims rbac.sessions.issue_token writes, valid for an hour unless overridden."""
+    import hashlib
+    import time
+
+    now = int(time.time())
+    claims = {
+        "iss": "http://testserver/api/v2/user/session",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 3600,
+        "jti": "ab" * 16,
+        "sub": hashlib.md5(user.email.encode(), usedforsecurity=False).hexdigest(),
+        "user_id": user.pk,
+        "forever": False,
+    }
+    claims.update(overrides)
+    return claims

@@ -15,7 +15,16 @@ import pytest
 from django.test import Client
 
 from rbac.verbs import ALL_VERBS, GET, POST
-from tests.conftest import Api, assign_role, client_for, login, make_app, make_role, make_user
+from tests.conftest import (
+    Api,
+    assert_error,
+    assign_role,
+    client_for,
+    login,
+    make_app,
+    make_role,
+    make_user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -37,22 +46,6 @@ ROLE_INACTIVE = (
     "your application is not active."
 )
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
-
-
-def assert_error(
-    status: int, body: Any, expected: int, message: str, *, prefix: bool = False
-) -> dict[str, Any]:
-    """The DF error envelope with this status and message (or message start)."""
-    assert status == expected, body
-    assert isinstance(body, dict) and set(body) == {"error"}, body
-    error = body["error"]
-    assert set(error) == {"code", "context", "message", "status_code"}, error
-    assert error["status_code"] == expected
-    if prefix:
-        assert error["message"].startswith(message), error["message"]
-    else:
-        assert error["message"] == message
-    return error
 
 
 def rule(

@@ -81,3 +81,37 @@ def test_security_headers_on_every_api_answer(api: Any, service: Any) -> None:
         assert response["Referrer-Policy"] == "no-referrer"
     status, headers, _ = wsgi_call("GET", TODO, headers=api.headers)
     assert headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_keys_tokens_and_passwords_never_reach_the_log(
+    service: Any, admin_token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Refusals, failed logins and server-side errors log the path, never the credentials."""
+    from tests.conftest import make_app, make_role
+
+    role = make_role(
+        "broken",
+        [
+            {
+                "service": service,
+                "component": "_table/*",
+                "verb_mask": 1,
+                "filters": [{"name": "no_such_column", "operator": "=", "value": "1"}],
+            }
+        ],
+    )
+    _app, key = make_app("logged app", role)
+    secret_password = "a-password-nobody-should-see"
+    caplog.set_level("DEBUG")
+    client = Client()
+    client.get(f"{TODO}?api_key={key}")  # 500: the role's filter names no column of todo
+    client.get(f"{TODO}?api_key={key[:-1]}0&session_token={admin_token}x")
+    client.post(
+        "/api/v2/user/session",
+        data={"email": "nobody@example.com", "password": secret_password},
+        content_type="application/json",
+    )
+    assert caplog.records, "the refusals were logged"
+    text = caplog.text
+    for secret in (key, key[:-1], admin_token, secret_password):
+        assert secret not in text

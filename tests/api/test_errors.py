@@ -18,7 +18,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from tests.conftest import service_kwargs
+from tests.conftest import claims_for, service_kwargs
 
 pytestmark = pytest.mark.django_db
 
@@ -67,23 +67,6 @@ def error_of(status: int, body: Any, expected_status: int) -> dict[str, Any]:
 
 def message_of(status: int, body: Any, expected_status: int) -> str:
     return str(error_of(status, body, expected_status)["message"])
-
-
-def claims_for(user: Any, **overrides: Any) -> dict[str, Any]:
-    """The claims rbac.sessions.issue_token writes."""
-    now = int(time.time())
-    claims = {
-        "iss": "http://testserver/api/v2/system/admin/session",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 3600,
-        "jti": "0" * 32,
-        "sub": hashlib.md5(user.email.encode(), usedforsecurity=False).hexdigest(),
-        "user_id": user.pk,
-        "forever": False,
-    }
-    claims.update(overrides)
-    return claims
 
 
 def _b64(data: dict[str, Any]) -> str:

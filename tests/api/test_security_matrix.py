@@ -18,9 +18,16 @@ import jwt
 import pytest
 from django.conf import settings
 
-from rbac.sessions import email_digest
 from rbac.verbs import ALL_VERBS, GET
-from tests.conftest import assign_role, client_for, login, make_app, make_role, make_user
+from tests.conftest import (
+    assign_role,
+    claims_for,
+    client_for,
+    login,
+    make_app,
+    make_role,
+    make_user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -99,22 +106,6 @@ def _token(claims: dict[str, Any], secret: str | None = None) -> str:
     return jwt.encode(claims, secret or settings.JWT_SECRET, algorithm="HS256")
 
 
-def _claims(user: Any, **overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims = {
-        "iss": "http://testserver/api/v2/user/session",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 3600,
-        "jti": "ab" * 16,
-        "sub": email_digest(user.email),
-        "user_id": user.pk,
-        "forever": False,
-    }
-    claims.update(overrides)
-    return claims
-
-
 def _none_alg(claims: dict[str, Any]) -> str:
     def part(data: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
@@ -164,13 +155,13 @@ def callers(service: Any, admin_token: str) -> dict[str, tuple[str | None, str |
         "no credentials": (None, None),
         "unknown key": ("0" * 64, None),
         "inactive app": (retired_key, None),
-        "expired token": (key, _token(_claims(bob, iat=0, nbf=0, exp=int(time.time()) - 60))),
+        "expired token": (key, _token(claims_for(bob, iat=0, nbf=0, exp=int(time.time()) - 60))),
         "revoked token": (key, revoked),
         "forged token": (
             key,
-            _token(_claims(bob), secret=FORGING_SECRET),
+            _token(claims_for(bob), secret=FORGING_SECRET),
         ),
-        "none-algorithm token": (key, _none_alg(_claims(bob))),
+        "none-algorithm token": (key, _none_alg(claims_for(bob))),
         "app key alone": (key, None),
         "role without the verb": (key, login("bob@example.com", PASSWORD, key)),
         "role without the table": (key, login("carol@example.com", PASSWORD, key)),

@@ -24,7 +24,17 @@ from django.conf import settings
 from django.test import Client, override_settings
 
 from rbac.verbs import GET
-from tests.conftest import Api, assign_role, client_for, login, make_app, make_role, make_user
+from tests.conftest import (
+    Api,
+    assert_error,
+    assign_role,
+    claims_for,
+    client_for,
+    login,
+    make_app,
+    make_role,
+    make_user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -52,22 +62,6 @@ CLAIMS = {"iss", "iat", "exp", "nbf", "jti", "sub", "user_id", "forever"}
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def assert_error(
-    status: int, body: Any, expected: int, message: str, *, prefix: bool = False
-) -> dict[str, Any]:
-    """The DF error envelope with this status and message (or message start)."""
-    assert status == expected, body
-    assert isinstance(body, dict) and set(body) == {"error"}, body
-    error = body["error"]
-    assert set(error) == {"code", "context", "message", "status_code"}, error
-    assert error["status_code"] == expected
-    if prefix:
-        assert error["message"].startswith(message), error["message"]
-    else:
-        assert error["message"] == message
-    return error
-
-
 def md5_hex(text: str) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
@@ -86,22 +80,6 @@ def hand_signed(claims: dict[str, Any], alg: str, secret: str | None) -> str:
     digest = {"HS256": hashlib.sha256, "HS512": hashlib.sha512}[alg]
     signature = hmac.new(str(secret).encode(), signing_input, digest).digest()
     return f"{header}.{payload}.{b64(signature)}"
-
-
-def claims_for(user: Any, **overrides: Any) -> dict[str, Any]:
-    now = int(time.time())
-    claims: dict[str, Any] = {
-        "iss": "http://testserver/api/v2/user/session",
-        "iat": now,
-        "nbf": now,
-        "exp": now + 3600,
-        "jti": "cd" * 16,
-        "sub": md5_hex(user.email),
-        "user_id": user.pk,
-        "forever": False,
-    }
-    claims.update(overrides)
-    return claims
 
 
 def gateway_token(user: Any, **overrides: Any) -> str:

@@ -126,7 +126,7 @@ CASES: list[tuple[str, str, str, str, dict[str, str], Any, int]] = [
     ("service-test-not-found", "admin", "POST", f"{SYSTEM}/service/999/_test", {}, None, 404),
     ("service-bare-object", "admin", "POST", f"{SYSTEM}/service", {}, {"name": "x"}, 400),
     ("service-invalid", "admin", "POST", f"{SYSTEM}/service", {}, [{"name": "x"}], 400),
-    ("service-collection-delete", "admin", "DELETE", f"{SYSTEM}/service", {}, None, 405),
+    ("service-collection-delete", "admin", "DELETE", f"{SYSTEM}/service", {}, None, 400),
     ("unknown-system-path", "admin", "GET", f"{SYSTEM}/nope", {}, None, 404),
     ("unknown-system-path-anon", "anon", "GET", f"{SYSTEM}/nope", {}, None, 404),
 ]

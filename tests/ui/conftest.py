@@ -76,3 +76,12 @@ def screenshot(page: Any) -> Any:
         return path
 
     return take
+
+
+def log_in(page: Any) -> None:
+    """Sign in to the admin console as the `admin_user` fixture's admin."""
+    page.goto("/admin/")
+    page.fill("#id_username", "admin@example.com")
+    page.fill("#id_password", "correct-horse-battery")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#dashboard-services")

@@ -11,16 +11,9 @@ import pytest
 from django.test import Client
 
 from tests.conftest import service_kwargs
+from tests.ui.conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _log_in(page: Any) -> None:
-    page.goto("/admin/")
-    page.fill("#id_username", "admin@example.com")
-    page.fill("#id_password", "correct-horse-battery")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#dashboard-services")
 
 
 def _success(page: Any) -> str:
@@ -39,7 +32,7 @@ def test_roles_apps_users_and_api_docs_with_a_key(
     from services.models import Service
 
     Service.objects.create(**service_kwargs(seeded))
-    _log_in(page)
+    log_in(page)
 
     # 1. a role that may GET every table of `shop`
     page.goto("/admin/rbac/role/add/")

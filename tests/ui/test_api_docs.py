@@ -11,18 +11,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import service_kwargs
+from tests.ui.conftest import log_in
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
-
-
-def _log_in(page: Any) -> None:
-    page.goto("/admin/")
-    page.fill("#id_username", "admin@example.com")
-    page.fill("#id_password", "correct-horse-battery")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#dashboard-services")
 
 
 def test_api_docs_try_it_out(
@@ -34,7 +27,7 @@ def test_api_docs_try_it_out(
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
 
-    _log_in(page)
+    log_in(page)
 
     # Swagger UI renders /api/v2/api_docs/shop; it virtualises the operations list, so only
     # what is on screen is in the DOM: the deep link scrolls to the operation and opens it

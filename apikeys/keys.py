@@ -44,7 +44,7 @@ def hmac_secrets() -> tuple[bytes, ...]:
 
 def digest(key: str, secret: bytes | None = None) -> str:
     """The stored form of a key (under the newest secret unless one is given)."""
-    return hmac.new(secret or hmac_secrets()[0], key.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(secret or hmac_secrets()[0], key.encode(), "sha256").hex()
 
 
 def generate() -> NewKey:

@@ -22,9 +22,13 @@ class AppSnapshot:
 
 
 class _Apps:
+    MAX_VERIFIED = 10_000
+
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.by_prefix: dict[str, tuple[AppSnapshot, ...]] | None = None
+        # keys already matched to an app (like verified session tokens): no HMAC next time
+        self.verified: dict[str, AppSnapshot] = {}
 
     def load(self) -> dict[str, tuple[AppSnapshot, ...]]:
         loaded = self.by_prefix
@@ -53,6 +57,7 @@ class _Apps:
     def clear(self) -> None:
         with self.lock:
             self.by_prefix = None
+            self.verified = {}
 
 
 _apps = _Apps()
@@ -66,7 +71,14 @@ def resolve(api_key: str | None) -> AppSnapshot | None:
     """The active app a key belongs to; None for an unknown key or an inactive app."""
     if not api_key or len(api_key) > 256:
         return None
-    for app in _apps.load().get(api_key[:PREFIX_LENGTH], ()):
-        if matches(api_key, app.digest):
-            return app if app.is_active else None
-    return None
+    known = _apps.verified.get(api_key)
+    if known is None:
+        for app in _apps.load().get(api_key[:PREFIX_LENGTH], ()):
+            if matches(api_key, app.digest):
+                known = app
+                with _apps.lock:
+                    if len(_apps.verified) >= _apps.MAX_VERIFIED:
+                        _apps.verified = {}
+                    _apps.verified[api_key] = app
+                break
+    return known if known is not None and known.is_active else None

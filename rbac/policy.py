@@ -19,7 +19,7 @@ from gateway.errors import Forbidden, GatewayError, NotAuthenticated
 from rbac import catalog
 from rbac.catalog import RoleSnapshot
 from rbac.row_filters import combine_groups
-from rbac.rules import filters_for, mask_for, normalize_component
+from rbac.rules import decide, mask_for, normalize_component
 from rbac.sessions import Session, UserSnapshot, verify_token
 from rbac.verbs import ALL_VERBS, VERB_BITS
 from services.plan.filter_ast import Node
@@ -147,15 +147,14 @@ class RoleScope:
         """The grant for one call, or the spec's refusal (401 without a user, else 403)."""
         component = normalize_component(component)
         bit = VERB_BITS.get(verb, 0)
-        mask = mask_for(self.role.rules, self.service_id, component)
+        mask, groups = decide(self.role.rules, self.service_id, component, bit)
         if not mask & bit:
             raise self.denial(component, verb)
-        groups = filters_for(self.role.rules, self.service_id, component, bit)
         row_filter = None
         if groups:
-            if self._lookups is None:
+            if self._lookups is None and any(g.has_lookups for g in groups):
                 self._lookups = lookups_for(self.principal)
-            row_filter = combine_groups(groups, self._lookups)
+            row_filter = combine_groups(groups, self._lookups or {})
         return Grant(verbs=mask, row_filter=row_filter, scope=self)
 
     def denial(self, component: str, verb: str) -> GatewayError:

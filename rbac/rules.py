@@ -124,7 +124,23 @@ def filters_for(
     whole table; otherwise a row passes when it passes one rule's filters (they are ORed).
     All-services rules carry no filters (spec §8.4).
     """
+    return decide(rules, service_id, component, verb_bit)[1]
+
+
+def decide(
+    rules: tuple[AccessRule, ...], service_id: int | None, component: str, verb_bit: int
+) -> tuple[int, tuple[RowFilterGroup, ...] | None]:
+    """mask_for() and filters_for() from one pass over the rules (the per-request path)."""
     winners, level = winning_rules(rules, service_id, component)
+    mask = 0
+    for rule in winners:
+        mask |= rule.verbs
+    return mask, _groups(winners, level, verb_bit)
+
+
+def _groups(
+    winners: tuple[AccessRule, ...], level: int | None, verb_bit: int
+) -> tuple[RowFilterGroup, ...] | None:
     granting = [r for r in winners if r.verbs & verb_bit]
     if not granting or level == ALL_SERVICES:
         return None

@@ -14,6 +14,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import Resolver404, resolve
 
 from gateway import cors
+from gateway.context import begin, finish
+from gateway.context import current as current_context
 from gateway.errors import InternalError, NotFound
 from gateway.views import data_api, error_response
 
@@ -43,15 +45,28 @@ class ApiMiddleware:
 
 
 def serve_api(request: HttpRequest) -> HttpResponseBase:
-    """Every /api/ request: CORS preflight, the system or data API, then the common headers."""
-    response = cors.preflight(request)
-    if response is None:
-        path = request.path_info
-        response = _system(request, path) if is_system_path(path) else data_api(request)
-    return cors.finish(request, response)
+    """Every /api/ request: CORS preflight, the system or data API, then the common headers;
+    the request's context (gateway/context.py) goes to the observers (audit, metrics)."""
+    context, token = begin(request)
+    response: HttpResponseBase | None = None
+    try:
+        response = cors.preflight(request)
+        if response is None:
+            path = request.path_info
+            response = _system(request, path) if is_system_path(path) else data_api(request)
+        return cors.finish(request, response)
+    finally:
+        if response is None:  # only a BaseException escapes _system() and data_api()
+            response = HttpResponse(status=500)
+        finish(context, token, response)
 
 
 def _system(request: HttpRequest, path: str) -> HttpResponse:
+    context = current_context()
+    if context is not None:  # "system", "user" or "api_docs", and the rest of the path
+        parts = path.removeprefix("/api").removeprefix("/v2").strip("/").split("/", 1)
+        context.service = parts[0] or None
+        context.resource = parts[1] if len(parts) > 1 else ""
     try:
         match = resolve(path, urlconf="gateway.api_urls")
     except Resolver404:

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
+from gateway.context import current as current_context
 from gateway.credentials import extract_credentials, query_params
 from gateway.errors import BadRequest
 from gateway.request_body import read_json_body
@@ -103,8 +104,12 @@ def handle(request: HttpRequest, service: str, resource: str) -> HttpResponseBas
     query = query_params(request)
     verb = effective_verb(request, query)
     principal = authenticate(extract_credentials(request, query))
-    require_credentials(principal)
     segments = [s for s in resource.strip("/").split("/")] if resource.strip("/") else []
+    context = current_context()
+    if context is not None:
+        context.verb, context.service, context.resource = verb, service.lower(), "/".join(segments)
+        context.note_principal(principal)
+    require_credentials(principal)
     live, grant = resolve_service(principal, service, "/".join(segments), verb)
     lap("auth")
     identity = identity_for(principal, grant, live.config, verb, request.path)

@@ -9,6 +9,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
+from gateway.context import current as current_context
 from gateway.credentials import extract_credentials
 from gateway.errors import Forbidden, NotAuthenticated
 from rbac.policy import NO_CREDENTIALS
@@ -23,6 +24,10 @@ class SessionTokenAuthentication(BaseAuthentication):
         if not creds.session_token:
             return None
         session = verify_token(creds.session_token)
+        context = current_context()
+        if context is not None:
+            context.user_id, context.user_email = session.user.id, session.user.email
+            context.is_admin = session.user.is_admin
         return session.user, session
 
     def authenticate_header(self, request: Request) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 import psycopg
 
+from gateway.context import note_rows
 from gateway.errors import BatchError, Forbidden, GatewayError, NotFound
 from rbac.policy import FULL_ACCESS
 from services.bulk import insert_batch
@@ -201,7 +202,9 @@ def run_write(live: LiveService, write: BoundWrite, row_filter: BoundNode | None
     if write.where is not None or write.force:
         return _filtered_write(live, write, row_filter)
     if write.single:
-        return _single(live, write, row_filter).encode()
+        out = _single(live, write, row_filter).encode()
+        note_rows(1)
+        return out
     if len(write.records) == 1:
         try:
             out = _single(live, write, row_filter)
@@ -309,6 +312,7 @@ def _batch_error(
 
 
 def _finish(write: BoundWrite, outputs: list[str]) -> bytes:
+    note_rows(len(outputs))
     body = b"[" + b",".join(o.encode() for o in outputs) + b"]"
     if write.as_list:
         body = _as_list(body, tuple(k.name for k in write.keys))

@@ -27,7 +27,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     DJANGO_SETTINGS_MODULE=gateway.settings \
-    PORT=8000
+    PORT=8000 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
 
 RUN groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --home-dir /app --no-create-home \
@@ -42,11 +43,14 @@ WORKDIR /app
 USER 10001:10001
 EXPOSE 8000
 
-# /health answers 200 when the process is up and the metadata DB is reachable. The Host header
-# is taken from ALLOWED_HOSTS so the check passes when that is narrowed (no curl in the image).
+# /health answers 200 while the process answers (no I/O; /ready, for a load balancer, checks the
+# metadata DB and the cache). The Host header is taken from ALLOWED_HOSTS so the check passes
+# when that is narrowed (no curl in the image).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request as u; h = os.environ.get('ALLOWED_HOSTS', '127.0.0.1').split(',')[0].strip().lstrip('.').replace('*', 'localhost') or '127.0.0.1'; u.urlopen(u.Request('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8000'), headers={'Host': h}), timeout=4)"]
 
 # Runs `manage.py migrate` first when MIGRATE_ON_START=1, then execs the command.
 ENTRYPOINT ["sh", "/app/docker-entrypoint.sh"]
-CMD ["sh", "-c", "exec granian --interface wsgi --host 0.0.0.0 --port ${PORT:-8000} --workers ${WEB_CONCURRENCY:-4} --blocking-threads 1 --no-ws gateway.wsgi:application"]
+# Metrics of all workers (README "Operations"): the samples directory starts empty on each start;
+# set PROMETHEUS_MULTIPROC_DIR empty to have each worker report its own.
+CMD ["sh", "-c", "if [ -n \"$PROMETHEUS_MULTIPROC_DIR\" ]; then mkdir -p \"$PROMETHEUS_MULTIPROC_DIR\" && rm -f \"$PROMETHEUS_MULTIPROC_DIR\"/*.db; fi; exec granian --interface wsgi --host 0.0.0.0 --port ${PORT:-8000} --workers ${WEB_CONCURRENCY:-4} --blocking-threads 1 --no-ws gateway.wsgi:application"]

@@ -12,6 +12,7 @@ import logging
 import os
 import secrets
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -272,12 +273,44 @@ def serve(port: int, workers: str, env: dict[str, str], banner: str, base: str) 
         stop(proc)
 
 
+LOCAL_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def shared_cache() -> str | None:
+    """CACHE_URL for the workers: the environment's, else the local Redis when it answers.
+
+    Without a shared cache each worker would keep its own data cache (a write through one would
+    not invalidate another's reads) and its own limit counters, so the demo then runs one worker.
+    """
+    if os.environ.get("CACHE_URL"):
+        return os.environ["CACHE_URL"]
+    import redis
+
+    try:
+        redis.Redis.from_url(LOCAL_REDIS, socket_connect_timeout=0.5).ping()
+    except redis.RedisError:
+        return None
+    return LOCAL_REDIS
+
+
 def run() -> int:
     port = int(os.environ.get("PORT") or 8000)
     workers = os.environ.get("WEB_CONCURRENCY") or "2"
+    cache_url = shared_cache()
+    if cache_url is None and not os.environ.get("WEB_CONCURRENCY"):
+        say("note: no Redis at 127.0.0.1:6379 and no CACHE_URL: one worker, local-memory cache")
+        workers = "1"
+    else:
+        os.environ["CACHE_URL"] = cache_url
+        os.environ.setdefault("CACHE_KEY_PREFIX", "pg-gateway-demo")
     base = f"http://127.0.0.1:{port}"
     check_port_free(port)
     DATA.mkdir(exist_ok=True)
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # /metrics covers every worker
+        metrics_dir = DATA / "prometheus"
+        shutil.rmtree(metrics_dir, ignore_errors=True)  # no counts carried over from a last run
+        metrics_dir.mkdir()
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     keys = demo_secrets()
     os.environ.update(keys)  # before Django reads its settings
     password = stored_secret(

@@ -4,8 +4,10 @@ from django.urls import path, re_path
 
 from apikeys import api as apps_api
 from gateway import docs_views
+from limits import api as limits_api
 from rbac import role_api, session_api, user_api
 from services import api as services_api
+from services import cache_api
 
 urlpatterns = [
     re_path(r"^api(?:/v2)?/?$", services_api.ServiceDirectory.as_view()),
@@ -23,6 +25,12 @@ urlpatterns = [
     path("api/v2/system/app/<str:pk>", apps_api.app_detail),
     path("api/v2/system/user", user_api.user_collection),
     path("api/v2/system/user/<str:pk>", user_api.user_detail),
+    path("api/v2/system/cache", cache_api.CacheView.as_view()),
+    path("api/v2/system/cache/<str:service>", cache_api.ServiceCacheView.as_view()),
+    path("api/v2/system/limit", limits_api.limit_collection),
+    path("api/v2/system/limit/<str:pk>", limits_api.limit_detail),
+    path("api/v2/system/limit_cache", limits_api.LimitCacheView.as_view()),
+    path("api/v2/system/limit_cache/<str:pk>", limits_api.LimitCacheDetail.as_view()),
     re_path(r"^api/v2/api_docs/?$", docs_views.spec_list),
     re_path(r"^api/v2/api_docs/(?P<service>[_0-9a-zA-Z.-]+)/?$", docs_views.service_spec),
 ]

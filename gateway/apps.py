@@ -1,3 +1,7 @@
+"""The gateway app: system checks, the metrics observer and the exit hook, set up in ready()."""
+
+from __future__ import annotations
+
 from django.apps import AppConfig
 
 
@@ -6,4 +10,9 @@ class GatewayConfig(AppConfig):
     verbose_name = "Gateway"
 
     def ready(self) -> None:
-        from gateway import checks  # noqa: F401  (registers the system checks)
+        import gateway.checks  # noqa: F401  (registers the system checks)
+        from gateway import metrics, shutdown
+        from gateway.context import add_observer
+
+        add_observer(metrics.observe)
+        shutdown.install()

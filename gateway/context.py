@@ -51,6 +51,7 @@ class RequestContext:
     rows: int | None = None  # records written by a data API write
     cache: str | None = None  # "hit", "miss" or "bypass" for cacheable reads
     limited_by: int | None = None  # id of the rate limit that refused the call
+    preflight: bool = False  # a CORS preflight (answered before any API code ran)
 
     @property
     def duration(self) -> float:

@@ -51,6 +51,7 @@ def serve_api(request: HttpRequest) -> HttpResponseBase:
     response: HttpResponseBase | None = None
     try:
         response = cors.preflight(request)
+        context.preflight = response is not None
         if response is None:
             path = request.path_info
             response = _system(request, path) if is_system_path(path) else data_api(request)

@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
+from django.http import (
+    HttpRequest,
+    HttpResponseBase,
+    HttpResponseNotModified,
+    StreamingHttpResponse,
+)
 
 from gateway.context import current as current_context
 from gateway.credentials import extract_credentials, query_params
 from gateway.errors import BadRequest
 from gateway.request_body import read_json_body
 from gateway.responses import json_response, service_root, table_list
+from limits.enforce import LimitExceeded, enforce
+from limits.rules import Caller
 from rbac.db_roles import identity_for
 from rbac.policy import (
     FULL_ACCESS,
@@ -29,13 +37,15 @@ from rbac.policy import (
     require_credentials,
 )
 from rbac.row_filters import bind_for_table
+from services import read_cache
 from services.db_identity import acting_as
 from services.execute import run_read, run_write
 from services.plan.bind import RelatedGuard, bind_read, bind_write
 from services.plan.parse import NO_BODY, parse_request
-from services.plan.types import BoundNode, ServiceRoot, TableList, TableRead
+from services.plan.types import BoundNode, BoundRead, ServiceRoot, TableList, TableRead
 from services.registry import LiveService, registry
 from services.resources import HANDLERS, ResourceCall, dispatch
+from services.resources.sql_query import may_write
 from services.schema_cache import Table
 from services.stream import RowStream, open_stream, stream_format, stream_limit
 
@@ -103,32 +113,87 @@ def handle(request: HttpRequest, service: str, resource: str) -> HttpResponseBas
 
     query = query_params(request)
     verb = effective_verb(request, query)
-    principal = authenticate(extract_credentials(request, query))
     segments = [s for s in resource.strip("/").split("/")] if resource.strip("/") else []
     context = current_context()
-    if context is not None:
+    if context is not None:  # known before authentication, so refusals are recorded fully
         context.verb, context.service, context.resource = verb, service.lower(), "/".join(segments)
+    principal = authenticate(extract_credentials(request, query))
+    if context is not None:
         context.note_principal(principal)
     require_credentials(principal)
     live, grant = resolve_service(principal, service, "/".join(segments), verb)
     lap("auth")
+    limit_headers = throttle(principal, grant, live, "/".join(segments), verb)
     identity = identity_for(principal, grant, live.config, verb, request.path)
+    call = Call(
+        request=request,
+        live=live,
+        grant=grant,
+        verb=verb,
+        segments=segments,
+        query=query,
+        cache_scope=cache_scope(principal, grant, live),
+        timings=timings,
+        lap=lap,
+    )
     with acting_as(identity):
-        return _serve(request, live, grant, verb, segments, query, timings, lap)
+        response = _serve(call)
+    for name, value in limit_headers.items():
+        response[name] = value
+    return response
 
 
-def _serve(
-    request: HttpRequest,
-    live: LiveService,
-    grant: Grant,
-    verb: str,
-    segments: list[str],
-    query: dict[str, str],
-    timings: list[tuple[str, float]],
-    lap: Callable[[str], None],
-) -> HttpResponseBase:
+def throttle(
+    principal: Principal, grant: Grant, live: LiveService, resource: str, verb: str
+) -> dict[str, str]:
+    """Stage 5: count the call against its rate limits (admins are exempt)."""
+    if grant.is_admin:
+        return {}
+    caller = Caller(
+        user_id=principal.user.id if principal.user else None,
+        role_id=principal.role.id if principal.role else None,
+        service_id=live.config.id,
+        resource=resource.strip("/").lower(),
+        verb=verb,
+    )
+    try:
+        return enforce(caller)
+    except LimitExceeded as exc:
+        context = current_context()
+        if context is not None:
+            context.limited_by = exc.limit_id
+        raise
+
+
+@dataclass(slots=True)
+class Call:
+    """An authorized data API call, as stages 6-10 need it."""
+
+    request: HttpRequest
+    live: LiveService
+    grant: Grant
+    verb: str
+    segments: list[str]
+    query: dict[str, str]
+    cache_scope: str  # whose answers these are, for the data cache
+    timings: list[tuple[str, float]]
+    lap: Callable[[str], None]
+
+
+def cache_scope(principal: Principal, grant: Grant, live: LiveService) -> str:
+    """Admins share answers; a role's answers are its own (its row filters are in the key
+    too); on a service with database roles, each user's are (their claims drive policies)."""
+    if grant.is_admin:
+        return "admin"
+    role = principal.role.id if principal.role else None
+    user = principal.user.id if principal.user and live.config.use_db_roles else None
+    return f"role:{role}:user:{user}"
+
+
+def _serve(call: Call) -> HttpResponseBase:
     """Stages 6-10 for an authorized call."""
-    body: Any = read_json_body(request, empty=NO_BODY)
+    live, grant, verb, segments, query = call.live, call.grant, call.verb, call.segments, call.query
+    body: Any = read_json_body(call.request, empty=NO_BODY)
     if segments and segments[0] in HANDLERS:
         result = dispatch(
             ResourceCall(
@@ -139,35 +204,82 @@ def _serve(
                 segments=tuple(segments[1:]),
                 query=query,
                 body=body,
-                accept=request.META.get("HTTP_ACCEPT", ""),
+                accept=call.request.META.get("HTTP_ACCEPT", ""),
             )
         )
-        lap("db")
+        if live.config.cache_enabled and may_change_data(segments[0], grant):
+            read_cache.invalidate_service(live.config.id)
+        call.lap("db")
         if isinstance(result, HttpResponseBase):
             return result
-        return json_response(result if isinstance(result, bytes) else orjson.dumps(result), timings)
+        data = result if isinstance(result, bytes) else orjson.dumps(result)
+        return json_response(data, call.timings)
     plan = parse_request(verb, segments, query, body)
-    lap("parse")
+    call.lap("parse")
     if isinstance(plan, ServiceRoot):
-        return json_response(service_root(plan), timings)
+        return json_response(service_root(plan), call.timings)
     schema = live.schema(refresh=getattr(plan, "refresh", False))
     if isinstance(plan, TableList):
-        return json_response(table_list(plan, schema, grant), timings)
+        return json_response(table_list(plan, schema, grant), call.timings)
     if isinstance(plan, TableRead):
         bound_read = bind_read(plan, schema, live.config, related_guard(grant))
         row_filter = bind_for_table(grant.row_filter, bound_read.table)
-        lap("bind")
-        fmt = stream_format(bound_read, request.META.get("HTTP_ACCEPT", ""), query)
+        call.lap("bind")
+        fmt = stream_format(bound_read, call.request.META.get("HTTP_ACCEPT", ""), query)
         if fmt is not None:  # NDJSON/CSV: every row, streamed (no max_records page)
             limit = stream_limit(plan, live.config, grant)
             rows = open_stream(live, bound_read, fmt, limit, row_filter)
-            lap("db")
-            return _streaming(rows, timings)
+            call.lap("db")
+            return _streaming(rows, call.timings)
+        if live.config.cache_enabled and body is NO_BODY:
+            return _cached_read(call, plan, bound_read, row_filter)
         body_bytes = run_read(live, bound_read, row_filter, verbs=grant.verbs)
     else:
         bound_write = bind_write(plan, schema, live.config)
         row_filter = bind_for_table(grant.row_filter, bound_write.table)
-        lap("bind")
-        body_bytes = run_write(live, bound_write, row_filter)
-    lap("db")
-    return json_response(body_bytes, timings)
+        call.lap("bind")
+        try:
+            body_bytes = run_write(live, bound_write, row_filter)
+        finally:  # a failed batch may have written some records
+            if live.config.cache_enabled:
+                read_cache.invalidate_table(live.config.id, bound_write.table.name)
+    call.lap("db")
+    return json_response(body_bytes, call.timings)
+
+
+def may_change_data(resource: str, grant: Grant) -> bool:
+    """Calls outside _table that can write: any procedure, and _sql when the caller may write
+    through it (functions are taken to read; schema changes move the schema version)."""
+    return resource == "_proc" or (resource == "_sql" and may_write(grant))
+
+
+def _cached_read(
+    call: Call, plan: TableRead, read: BoundRead, row_filter: BoundNode | None
+) -> HttpResponseBase:
+    """A cacheable read: the stored answer (or 304), else the database's, stored."""
+    config = call.live.config
+    key = read_cache.key_for(
+        service_id=config.id,
+        schema_version=config.schema_version,
+        scope=call.cache_scope,
+        read=read,
+        row_filter=row_filter,
+        segments=call.segments,
+        query=call.query,
+    )
+    entry = None if plan.refresh else read_cache.get(key)
+    outcome = "hit" if entry is not None else "bypass" if plan.refresh else "miss"
+    if entry is None:
+        body = run_read(call.live, read, row_filter, verbs=call.grant.verbs)
+        entry = read_cache.put(key, body, config.cache_ttl)
+    call.lap("db" if outcome != "hit" else "cache")
+    context = current_context()
+    if context is not None:
+        context.cache = outcome
+    if read_cache.matches(call.request.META.get("HTTP_IF_NONE_MATCH", ""), entry.etag):
+        response: HttpResponseBase = HttpResponseNotModified()
+    else:
+        response = json_response(entry.body, call.timings)
+    response["ETag"] = entry.etag
+    response["X-Cache"] = outcome.upper()
+    return response

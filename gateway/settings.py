@@ -5,9 +5,11 @@ Every variable is documented in the README's configuration table.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / ".data"
@@ -42,6 +44,8 @@ INSTALLED_APPS = [
     "gateway.apps.GatewayConfig",
     "rbac.apps.RbacConfig",
     "apikeys.apps.ApikeysConfig",
+    "audit.apps.AuditConfig",
+    "limits.apps.LimitsConfig",
     "services.apps.ServicesConfig",
 ]
 
@@ -86,6 +90,9 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE",
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://gateway")}
+# Namespaces this deployment's keys in a shared cache (django-environ drops ?key_prefix= for
+# Django's own Redis backend, so it is a setting of its own).
+CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="")
 
 AUTH_USER_MODEL = "rbac.User"
 AUTH_PASSWORD_VALIDATORS = [
@@ -170,6 +177,8 @@ CORS_EXPOSE_HEADERS = env.list(
 )
 CORS_MAX_AGE = env.int("CORS_MAX_AGE", default=600)
 CORS_ALLOW_CREDENTIALS = env.bool("CORS_ALLOW_CREDENTIALS", default=False)
+# Seconds a cached read lives when its service enables caching with cache_ttl 0.
+GATEWAY_DATA_CACHE_DEFAULT_TTL = env.int("GATEWAY_DATA_CACHE_DEFAULT_TTL", default=300)
 # Take the client address from the first X-Forwarded-For entry (only behind a trusted proxy).
 GATEWAY_TRUST_X_FORWARDED_FOR = env.bool("GATEWAY_TRUST_X_FORWARDED_FOR", default=False)
 # Instance-wide cap on rows per response (DF's DB_MAX_RECORDS_RETURNED).
@@ -184,11 +193,48 @@ GATEWAY_POOL_TIMEOUT = env.float("GATEWAY_POOL_TIMEOUT", default=10.0)
 # Seconds to wait when opening a connection to a service database.
 GATEWAY_CONNECT_TIMEOUT = env.int("GATEWAY_CONNECT_TIMEOUT", default=5)
 
+# --- audit trail (README "Audit trail") --------------------------------------------------------
+# "db": buffered in memory, written to the metadata database by a background thread; "log": one
+# JSON line per call to the logger gateway.audit; "off": nothing recorded (check audit.E001).
+GATEWAY_AUDIT = env.str("GATEWAY_AUDIT", default="db")
+# "db" mode: write waiting events every this many seconds, or as soon as this many wait.
+GATEWAY_AUDIT_FLUSH_SECONDS = env.float("GATEWAY_AUDIT_FLUSH_SECONDS", default=1.0)
+GATEWAY_AUDIT_BATCH = env.int("GATEWAY_AUDIT_BATCH", default=500)
+# "db" mode: at most this many events wait in memory; beyond it the oldest are dropped (logged).
+GATEWAY_AUDIT_BUFFER = env.int("GATEWAY_AUDIT_BUFFER", default=10_000)
+# Days an audit event is kept (the flusher purges at most hourly); 0 keeps events forever.
+GATEWAY_AUDIT_RETENTION_DAYS = env.int("GATEWAY_AUDIT_RETENTION_DAYS", default=30)
+
+# --- operations: metrics and logs (README "Operations") ----------------------------------------
+# When set, GET /metrics needs `Authorization: Bearer <this token>`; empty: open to anyone who
+# can reach the listening address.
+GATEWAY_METRICS_TOKEN = env.str("GATEWAY_METRICS_TOKEN", default="")
+# Multi-process servers: a directory where every worker keeps its metric samples, emptied before
+# the server starts (prometheus-client reads the variable itself, at import). Empty: per process.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+if not PROMETHEUS_MULTIPROC_DIR:  # prometheus-client would take a set-but-empty variable as "on"
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+# "plain" text lines (development) or "json": one object a line with the request id.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'plain' or 'json', not {LOG_FORMAT!r}.")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # request_id on every record; credentials in logged query strings are blanked
+    "filters": {"request": {"()": "gateway.logs.RequestFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "gateway.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"psycopg.pool": {"level": "WARNING"}},
 }

@@ -1,7 +1,10 @@
-"""Root URLs: the admin console, health, and the system API's OpenAPI document.
+"""Root URLs: the admin console, operations (/health, /ready, /metrics), the system API's OpenAPI
+document.
 
 /api/ requests never reach this urlconf: gateway.middleware.ApiMiddleware answers them.
 """
+
+from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import path, re_path
@@ -12,6 +15,8 @@ from gateway import docs_views, views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("health", views.health, name="health"),
+    path("ready", views.ready, name="ready"),
+    path("metrics", views.metrics_view, name="metrics"),
     re_path(r"^docs/(?P<service>[_0-9a-zA-Z.-]+)/$", docs_views.docs_page, name="api-docs"),
     path(
         "openapi/system.json",

@@ -26,6 +26,7 @@ from rest_framework.views import APIView
 
 from apikeys.lookup import resolve
 from gateway.client import client_address
+from gateway.context import current as current_context
 from gateway.credentials import extract_credentials
 from gateway.errors import BadRequest, Forbidden, GatewayError, NotAuthenticated, NotFound
 from rbac import catalog, throttle
@@ -66,6 +67,19 @@ def session_info(
     if role is not None:
         info.update({"role": role.name, "role_id": role.id})
     return info
+
+
+def _note_login(request: Request, user: Any, role: Any) -> None:
+    """Who logged in, through which app, for the audit trail (never the password)."""
+    context = current_context()
+    if context is None:
+        return
+    context.user_id, context.user_email, context.is_admin = user.pk, user.email, user.is_staff
+    app = resolve(extract_credentials(request._request).api_key)
+    if app is not None:
+        context.app_id, context.app_name = app.id, app.name
+    if role is not None:
+        context.role_id, context.role_name = role.id, role.name
 
 
 def _no_store(data: dict[str, Any]) -> Response:
@@ -117,6 +131,7 @@ class SessionView(APIView):
             raise NotAuthenticated(INVALID_CREDENTIALS)
         role = self._role_for(request, user)
         throttle.succeeded(email, address)
+        _note_login(request, user, role)
         user.last_login_date = timezone.now()
         User.objects.filter(pk=user.pk).update(last_login_date=user.last_login_date)
         from rbac.sessions import issue_token

@@ -85,3 +85,19 @@ def log_in(page: Any) -> None:
     page.fill("#id_password", "correct-horse-battery")
     page.click("input[type=submit]")
     page.wait_for_selector("#dashboard-services")
+
+
+def open_operation(page: Any, tag: str, operation_id: str) -> Any:
+    """The expanded Swagger UI operation `operation_id` (under `tag`). Swagger UI renders tag
+    sections lazily as they scroll into view, so scroll until the tag is there, then open it."""
+    section = page.locator(f"#operations-tag-{tag}")
+    for _ in range(80):
+        if section.count():
+            break
+        page.mouse.wheel(0, 1500)
+        page.wait_for_timeout(100)
+    page.evaluate(f"ui.layoutActions.show(['operations', '{tag}', '{operation_id}'], true)")
+    operation = page.locator(f"#operations-{tag}-{operation_id}")
+    operation.wait_for()
+    operation.scroll_into_view_if_needed()
+    return operation

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from tests.conftest import service_kwargs
-from tests.ui.conftest import log_in
+from tests.ui.conftest import log_in, open_operation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -105,21 +105,11 @@ def test_roles_apps_users_and_api_docs_with_a_key(
 
     # 4. the API docs, tried out with the app's key: its role's rows, not the admin's powers
     page.goto("/docs/shop/#/todo/getShopTodo")
-    operation = page.locator("#operations-todo-getShopTodo")
-    operation.wait_for()
+    open_operation(page, "todo", "getShopTodo")  # the document has loaded
     page.fill("#api-key-input", new_key)
     page.click("#use-api-key button[type=submit]")
     assert page.locator("#calling-as").inner_text().endswith(f"{new_key[:8]}\u2026")
-    # the page re-renders after the change of credentials, and Swagger UI renders the tag
-    # sections lazily as they scroll into view: scroll down to `todo` and open the operation
-    tag = page.locator("#operations-tag-todo")
-    for _ in range(60):
-        if tag.count():
-            break
-        page.mouse.wheel(0, 1500)
-        page.wait_for_timeout(100)
-    page.evaluate("ui.layoutActions.show(['operations', 'todo', 'getShopTodo'], true)")
-    operation.scroll_into_view_if_needed()
+    operation = open_operation(page, "todo", "getShopTodo")  # re-rendered after the switch
     operation.locator("button.try-out__btn").click()
     operation.locator("tr[data-param-name='limit'] input").fill("3")
     with page.expect_request(re.compile(r"/api/v2/shop/_table/todo\?")) as sent:

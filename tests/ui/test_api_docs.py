@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import service_kwargs
-from tests.ui.conftest import log_in
+from tests.ui.conftest import log_in, open_operation
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,8 +33,7 @@ def test_api_docs_try_it_out(
     # what is on screen is in the DOM: the deep link scrolls to the operation and opens it
     page.goto("/docs/shop/#/todo/getShopTodo")
     assert page.title() == "API docs: shop"
-    operation = page.locator("#operations-todo-getShopTodo")
-    operation.wait_for()
+    operation = open_operation(page, "todo", "getShopTodo")
 
     # try it out: limit=2, execute, and the live response shows the first fixture rows
     operation.locator("button.try-out__btn").click()

@@ -1,0 +1,256 @@
+"""The audit observer and its flusher (issue #6 item 3).
+
+After every /api/ request the observer appends one Row to an in-process buffer (GATEWAY_AUDIT
+"db"), writes one JSON line to the logger `gateway.audit` ("log"), or does nothing ("off"); a
+daemon thread writes the buffer to the metadata database in batches. Never a database round
+trip on the request path, and never a body, header, key, token or password (a RequestContext
+holds none of them).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+import orjson
+from django.conf import settings
+from django.db import DatabaseError, connections, router, transaction
+from django.http import HttpResponseBase
+from psycopg import sql
+
+from audit.buffer import Buffer
+from audit.models import AuditEvent
+from audit.record import FIELDS, Row, as_json_ready, fields_of, row_from
+from audit.retention import purge
+from gateway.context import RequestContext
+from gateway.shutdown import at_exit
+
+log = logging.getLogger(__name__)
+stream = logging.getLogger("gateway.audit")  # "log" mode: one JSON line per event
+
+PURGE_EVERY = 3600.0  # seconds between two retention purges by the flusher
+RETRY_AFTER = 0.1  # seconds before the flusher tries a failed write once more
+
+
+def _database_name(alias: str) -> str:
+    return str(connections[alias].settings_dict.get("NAME"))
+
+
+def _shareable(alias: str) -> bool:
+    """Whether a second thread may write the database. Not an in-memory SQLite one: ":memory:"
+    is private to its connection, and the test runner's shared-cache one answers "table is
+    locked" at once instead of waiting, so a flusher would fail the request threads' writes."""
+    connection = connections[alias]
+    return not (connection.vendor == "sqlite" and connection.is_in_memory_db())
+
+
+def insert_rows(rows: list[Row], alias: str) -> None:
+    """Write rows: COPY on PostgreSQL (about 6 µs of CPU an event, against 42 for
+    bulk_create), bulk_create elsewhere (SQLite)."""
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        AuditEvent.objects.using(alias).bulk_create([AuditEvent(**fields_of(r)) for r in rows])
+        return
+    names = list(FIELDS)
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(AuditEvent._meta.db_table),
+        sql.SQL(", ").join(sql.Identifier(AuditEvent._meta.get_field(n).column) for n in names),
+    )
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for row in rows:
+            values = fields_of(row)
+            copy.write_row([values[n] for n in names])
+
+
+class Recorder:
+    """One per process (`recorder` below). Settings are read when used, so overrides apply."""
+
+    def __init__(self) -> None:
+        self._reset()
+        self._exit_flush_installed = False
+
+    def _reset(self) -> None:
+        self.buffer: Buffer[Row] = Buffer()
+        self._wake = threading.Event()
+        self._start_lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopping: threading.Event | None = None
+        self._started = False  # the first buffered event decides whether a flusher runs
+        self._database: str | None = None  # the database the buffered events belong to
+        self._last_purge = float("-inf")
+
+    # --- the request path ----------------------------------------------------------------
+
+    def observe(self, context: RequestContext, response: HttpResponseBase) -> None:
+        """gateway.context observer: record one finished /api/ request (not a CORS preflight)."""
+        mode = settings.GATEWAY_AUDIT
+        if mode == "off" or context.preflight:
+            return
+        row = row_from(context)
+        if mode == "log":
+            if stream.isEnabledFor(logging.INFO):
+                fields = as_json_ready(fields_of(row))
+                # plain format: the JSON line as the message; json format: the fields merged
+                stream.info(orjson.dumps(fields).decode(), extra={"fields": fields})
+            return
+        waiting = self.buffer.put(row, settings.GATEWAY_AUDIT_BUFFER)
+        if not self._started:
+            self._start(automatic=True)
+        if waiting >= settings.GATEWAY_AUDIT_BATCH:
+            self._wake.set()
+
+    # --- the flusher thread ----------------------------------------------------------------
+
+    def _start(self, *, automatic: bool) -> None:
+        with self._start_lock:
+            if self._started and (automatic or self._thread is not None):
+                return
+            self._started = True
+            alias = router.db_for_write(AuditEvent)
+            self._database = _database_name(alias)
+            if automatic and not _shareable(alias):
+                log.info("audit: in-memory SQLite metadata database; events wait for flush()")
+                return
+            stopping = threading.Event()
+            self._last_purge = float("-inf")  # a new flusher purges at its first write
+            thread = threading.Thread(
+                target=self._run, args=(stopping,), name="audit-flusher", daemon=True
+            )
+            self._thread, self._stopping = thread, stopping
+            thread.start()
+
+    def _run(self, stopping: threading.Event) -> None:
+        while not stopping.is_set():
+            self._wake.wait(max(0.01, float(settings.GATEWAY_AUDIT_FLUSH_SECONDS)))
+            self._wake.clear()
+            if stopping.is_set():
+                break
+            self._flush(in_thread=True)
+
+    def _flush(self, *, in_thread: bool) -> int:
+        with self._flush_lock:
+            written = 0
+            try:
+                written = self._drain(retry=in_thread)
+            except Exception:  # the flusher must outlive any failure
+                log.exception("audit: flush failed; the events taken are lost")
+            if in_thread:
+                self._purge_now_and_then()
+                connections.close_all()  # never keep a connection that may break before the next
+            dropped = self.buffer.take_dropped()
+            if dropped:
+                log.warning(
+                    "audit: buffer full, dropped the %d oldest events (GATEWAY_AUDIT_BUFFER=%d)",
+                    dropped,
+                    settings.GATEWAY_AUDIT_BUFFER,
+                )
+            return written
+
+    def _drain(self, *, retry: bool) -> int:
+        """Write the events waiting now (not those that arrive meanwhile), batch by batch."""
+        pending = len(self.buffer)
+        if not pending:
+            return 0
+        alias = router.db_for_write(AuditEvent)
+        if not self._same_database(alias):
+            lost = self.buffer.clear()
+            log.debug("audit: %d events belong to another database; not written", lost)
+            return 0
+        size = max(1, int(settings.GATEWAY_AUDIT_BATCH))
+        written = 0
+        while pending > 0:
+            rows = self.buffer.take(min(size, pending))
+            if not rows:
+                break
+            pending -= len(rows)
+            written += self._write(rows, alias, retry=retry)
+        return written
+
+    def _same_database(self, alias: str) -> bool:
+        """Whether `alias` is still the database the buffered events were recorded for (only a
+        test runner swaps the metadata database under a live process)."""
+        return self._database is None or _database_name(alias) == self._database
+
+    def _write(self, rows: list[Row], alias: str, *, retry: bool) -> int:
+        for attempt in (1, 2):
+            try:
+                with transaction.atomic(using=alias):  # a savepoint inside a caller's transaction
+                    insert_rows(rows, alias)
+                return len(rows)
+            except DatabaseError:
+                if retry and attempt == 1:  # a broken connection or a busy database:
+                    connections[alias].close()  # once more, on a new connection, a moment later
+                    time.sleep(RETRY_AFTER)
+                    continue
+                log.exception("audit: could not write %d events; they are lost", len(rows))
+        return 0
+
+    def _purge_now_and_then(self) -> None:
+        """The retention purge, at most once per PURGE_EVERY; a failed one is tried again at
+        the next flush."""
+        days = int(settings.GATEWAY_AUDIT_RETENTION_DAYS)
+        now = time.monotonic()
+        if days <= 0 or now - self._last_purge < PURGE_EVERY:
+            return
+        try:
+            if not self._same_database(router.db_for_write(AuditEvent)):
+                return
+            deleted = purge(days)
+        except Exception:
+            log.exception("audit: retention purge failed; trying again at the next flush")
+            return
+        self._last_purge = now
+        if deleted:
+            log.info("audit: purged %d events older than %d days", deleted, days)
+
+    # --- control (process exit, tests) ---------------------------------------------------
+
+    def flush(self) -> int:
+        """Write every waiting event now, in the calling thread; returns how many were written.
+        Waits for a flush the thread has under way, so everything recorded before is stored."""
+        return self._flush(in_thread=False)
+
+    def start_flusher(self) -> None:
+        """Start the flusher thread now, even on an in-memory SQLite database (tests that make
+        no concurrent writes)."""
+        self._start(automatic=False)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the flusher thread; waiting events stay, and the next event starts a new one."""
+        with self._start_lock:
+            thread, stopping = self._thread, self._stopping
+            self._thread = self._stopping = None
+            self._started = False
+        if stopping is not None:
+            stopping.set()
+            self._wake.set()
+        if thread is not None:
+            thread.join(timeout)
+        self._wake.clear()
+
+    def discard(self) -> int:
+        """Forget every waiting event (tests); returns how many there were."""
+        return self.buffer.clear()
+
+    def install_exit_flush(self) -> None:
+        """Flush what is still waiting when the process exits (AuditConfig.ready); through
+        gateway.shutdown, because granian's workers never run atexit handlers."""
+        if not self._exit_flush_installed:
+            self._exit_flush_installed = True
+            at_exit(self._flush_at_exit)
+
+    def _flush_at_exit(self) -> None:
+        if len(self.buffer):
+            self.flush()
+            connections.close_all()
+
+    def _after_fork(self) -> None:
+        """A forked worker starts empty: its parent still owns (and flushes) what it buffered."""
+        self._reset()
+
+
+recorder = Recorder()
+os.register_at_fork(after_in_child=recorder._after_fork)

@@ -1,0 +1,74 @@
+"""Admin console for rate limits: the current window's counters shown, and resettable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.forms import ModelForm
+from django.http import HttpRequest
+
+from gateway.errors import BadRequest
+from limits import counters
+from limits.api import _check
+from limits.models import Limit
+from limits.rules import LimitRule, rule_from
+
+
+def _rule(limit: Limit) -> LimitRule:
+    return rule_from(vars(limit))
+
+
+class LimitForm(ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = Limit
+        fields = (
+            "name",
+            "description",
+            "is_active",
+            "type",
+            "rate",
+            "period",
+            "user",
+            "role",
+            "service",
+            "endpoint",
+            "verb",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        for key, value in cleaned.items():
+            setattr(self.instance, key, value)
+        try:
+            _check(self.instance)  # the system API's checks, with its messages
+        except BadRequest as exc:
+            raise ValidationError(exc.message) from None
+        return cleaned
+
+
+@admin.register(Limit)
+class LimitAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = LimitForm
+    list_display = ("name", "type", "rate", "period", "is_active", "counters")
+    list_filter = ("is_active", "type", "period")
+    search_fields = ("name", "description", "endpoint")
+    actions = ("reset_counters",)
+
+    @admin.display(description="This window (attempts / rate)")
+    def counters(self, obj: Limit) -> str:
+        found = counters.current(_rule(obj))
+        if not found:
+            return "-"
+        shown = ", ".join(
+            f"{'everyone' if s == 'all' else 'user ' + s[1:]}: {n}/{obj.rate}" for s, n in found[:5]
+        )
+        return shown + (f" (+{len(found) - 5} more)" if len(found) > 5 else "")
+
+    @admin.action(description="Reset the counters of the selected limits")
+    def reset_counters(self, request: HttpRequest, queryset: QuerySet[Limit]) -> None:
+        for limit in queryset:
+            counters.reset(_rule(limit))
+        messages.success(request, f"Counters reset for {queryset.count()} limit(s).")

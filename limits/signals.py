@@ -1,0 +1,21 @@
+"""A saved or deleted limit bumps the metadata version: every process reloads its limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from limits import rules
+from limits.models import Limit
+from services.registry import bump_metadata_version, registry
+
+
+@receiver(post_save, sender=Limit)
+@receiver(post_delete, sender=Limit)
+def limits_changed(sender: Any, **kwargs: Any) -> None:
+    bump_metadata_version()
+
+
+registry.on_change(rules.clear_cache)

@@ -1,0 +1,460 @@
+"""The audit trail (issue #6 item 3): one record per /api/ call, successes and failures, data
+and system API, logins; never a password, key or token; "db", "log" and "off" modes; the
+flusher thread, retention, JSON-lines export and the read-only admin."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import OperationalError, models
+from django.http import HttpResponse
+from django.test import Client
+
+from audit.checks import check_audit_settings
+from audit.models import AuditEvent
+from audit.record import FIELDS
+from audit.recorder import recorder
+from gateway.context import RequestContext
+from rbac.verbs import GET
+from tests.conftest import assign_role, login, make_app, make_role, make_user
+
+pytestmark = pytest.mark.django_db
+
+T = "/api/v2/shop/_table"
+ADMIN_SESSION = "/api/v2/system/admin/session"
+USER_SESSION = "/api/v2/user/session"
+# Distinctive secrets: none of them may ever show up in an audit record or line.
+PASSWORD = "Zebra-Quartz-9931-audit-secret"
+WRONG_PASSWORD = "Ocelot-Marble-5512-not-it"
+
+
+@pytest.fixture(autouse=True)
+def audit_db(settings: Any) -> Iterator[None]:
+    """Audit in "db" mode, no flusher thread unless a test starts one, empty buffer and table."""
+    settings.GATEWAY_AUDIT = "db"
+    settings.GATEWAY_AUDIT_FLUSH_SECONDS = 3600.0
+    settings.GATEWAY_AUDIT_BATCH = 10_000
+    settings.GATEWAY_AUDIT_BUFFER = 10_000
+    settings.GATEWAY_AUDIT_RETENTION_DAYS = 0
+    recorder.stop()
+    recorder.discard()
+    # With a PostgreSQL metadata database the flusher ran during earlier tests and committed
+    # their events; start from an empty table (undone with the test's transaction).
+    AuditEvent.objects.all().delete()
+    yield
+    recorder.stop()
+    recorder.discard()
+
+
+def call(method: str, path: str, body: Any = None, **headers: str) -> HttpResponse:
+    data = json.dumps(body) if body is not None else ""
+    return getattr(Client(), method.lower())(  # type: ignore[no-any-return]
+        path, data=data, content_type="application/json", headers=headers
+    )
+
+
+def stored(**filters: Any) -> list[AuditEvent]:
+    """Flush the buffer, then the events (oldest first)."""
+    recorder.flush()
+    return list(AuditEvent.objects.filter(**filters).order_by("time", "id"))
+
+
+def only(**filters: Any) -> AuditEvent:
+    events = stored(**filters)
+    assert len(events) == 1, [(e.verb, e.service, e.resource, e.status) for e in events]
+    return events[0]
+
+
+def text_values(event: AuditEvent) -> list[str]:
+    """Every text column of a stored event."""
+    return [
+        getattr(event, f.name)
+        for f in AuditEvent._meta.get_fields()
+        if isinstance(f, models.CharField | models.TextField)
+    ]
+
+
+def context(**fields: Any) -> RequestContext:
+    values = {"request_id": "r1", "method": "GET", "path": "/api/v2/shop/_table/t", "client": "::1"}
+    return RequestContext(**(values | fields))
+
+
+# --- what a record holds ------------------------------------------------------------------
+
+
+def test_a_data_api_read_by_an_app_key_records_app_role_and_outcome(service: Any) -> None:
+    reader = make_role(
+        "shop reader", [{"service": service, "component": "_table/*", "verb_mask": GET}]
+    )
+    app, key = make_app("Dashboard", reader)
+    response = call("GET", f"{T}/customers", **{"X-DreamFactory-Api-Key": key})
+    assert response.status_code == 200
+    event = only(request_id=response["X-Request-ID"])
+    assert (event.app_id, event.app_name) == (app.id, "Dashboard")
+    assert (event.role_id, event.role_name) == (reader.id, "shop reader")
+    assert (event.user_id, event.user_email, event.is_admin) == (None, "", False)
+    assert (event.service, event.resource, event.verb) == ("shop", "_table/customers", "GET")
+    assert event.status == 200
+    assert event.rows is None
+    assert event.duration_ms > 0
+    assert event.client == "127.0.0.1"
+    assert abs((datetime.now(UTC) - event.time).total_seconds()) < 60
+
+
+def test_failed_calls_are_recorded_with_their_status(service: Any, admin_token: str) -> None:
+    reader = make_role(
+        "shop reader", [{"service": service, "component": "_table/*", "verb_mask": GET}]
+    )
+    app, key = make_app("Dashboard", reader)
+    assign_role(make_user("jane@example.com", "jane-password-123"), app, reader)
+    jane = login("jane@example.com", "jane-password-123", key)
+    recorder.discard()  # the logins above
+
+    assert call("GET", f"{T}/customers").status_code == 401
+    denied = call(
+        "DELETE",
+        f"{T}/customers/1",
+        **{"X-DreamFactory-Api-Key": key, "X-DreamFactory-Session-Token": jane},
+    )
+    assert denied.status_code == 403
+    missing = call("GET", f"{T}/no_such_table", **{"X-DreamFactory-Session-Token": admin_token})
+    assert missing.status_code == 404
+
+    anonymous, forbidden, not_found = stored()
+    assert (anonymous.status, anonymous.verb, anonymous.resource) == (
+        401,
+        "GET",
+        "_table/customers",
+    )
+    assert (anonymous.app_id, anonymous.user_id, anonymous.role_id) == (None, None, None)
+    assert (forbidden.status, forbidden.verb, forbidden.resource) == (
+        403,
+        "DELETE",
+        "_table/customers/1",
+    )
+    assert (forbidden.user_email, forbidden.app_name, forbidden.role_name) == (
+        "jane@example.com",
+        "Dashboard",
+        "shop reader",
+    )
+    assert (not_found.status, not_found.resource, not_found.is_admin) == (
+        404,
+        "_table/no_such_table",
+        True,
+    )
+    assert not_found.user_email == "admin@example.com"
+
+
+def test_a_write_records_the_rows_it_wrote(api: Any) -> None:
+    recorder.discard()  # the admin login of the `api` fixture
+    status, _ = api.post(f"{T}/todo", [{"name": "audit one"}, {"name": "audit two"}])
+    assert status == 200
+    status, _ = api.patch(f"{T}/todo", [{"complete": True}], ids="1")
+    assert status == 200
+    created, patched = stored()
+    assert (created.verb, created.rows, created.status) == ("POST", 2, 200)
+    assert (patched.verb, patched.rows) == ("PATCH", 1)
+
+
+def test_verb_tunnelling_records_the_effective_verb(api: Any) -> None:
+    recorder.discard()  # the admin login of the `api` fixture
+    status, _ = api.post(f"{T}/customers", headers={"X-HTTP-Method": "GET"})
+    assert status == 200
+    assert only().verb == "GET"
+
+
+def test_a_given_request_id_is_stored_and_echoed() -> None:
+    response = call("GET", f"{T}/customers", **{"X-Request-ID": "trace-42.audit:x"})
+    assert response["X-Request-ID"] == "trace-42.audit:x"
+    bad = call("GET", f"{T}/customers", **{"X-Request-ID": "not a valid id"})
+    generated = bad["X-Request-ID"]
+    assert generated != "not a valid id" and len(generated) == 32
+    assert [e.request_id for e in stored()] == ["trace-42.audit:x", generated]
+
+
+def test_cors_preflights_are_not_recorded_but_other_options_calls_are(settings: Any) -> None:
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
+    preflight = Client().options(
+        f"{T}/customers",
+        headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"},
+    )
+    assert preflight.status_code == 204
+    refused = Client().options(
+        f"{T}/customers",
+        headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "TRACE"},
+    )
+    assert refused.status_code == 405
+    assert len(recorder.buffer) == 0
+    plain = Client().options(f"{T}/customers")
+    event = only()
+    assert (event.verb, event.status) == ("OPTIONS", plain.status_code)
+
+
+# --- the system API and logins, and no secret anywhere -------------------------------------
+
+
+def _system_and_login_calls(service: Any, admin_token: str) -> dict[str, str]:
+    """An admin system API call, a user login and a failed one; returns the secrets in play."""
+    reader = make_role(
+        "shop reader", [{"service": service, "component": "_table/*", "verb_mask": GET}]
+    )
+    app, key = make_app("Dashboard", reader)
+    assign_role(make_user("jane@example.com", PASSWORD), app, reader)
+    recorder.discard()
+    listed = call("GET", "/api/v2/system/service", **{"X-DreamFactory-Session-Token": admin_token})
+    assert listed.status_code == 200
+    body = {"email": "jane@example.com", "password": PASSWORD}
+    ok = call("POST", USER_SESSION, body, **{"X-DreamFactory-Api-Key": key})
+    assert ok.status_code == 200
+    token = ok.json()["session_token"]
+    body = {"email": "jane@example.com", "password": WRONG_PASSWORD}
+    assert call("POST", USER_SESSION, body, **{"X-DreamFactory-Api-Key": key}).status_code == 401
+    body = {"email": "admin@example.com", "password": WRONG_PASSWORD}
+    assert call("POST", ADMIN_SESSION, body).status_code == 401
+    used = call("GET", f"{T}/customers?api_key={key}&session_token={token}")
+    assert used.status_code == 200
+    return {
+        "password": PASSWORD,
+        "wrong password": WRONG_PASSWORD,
+        "api key": key,
+        "user token": token,
+        "admin token": admin_token,
+    }
+
+
+def test_system_api_calls_and_logins_are_recorded_without_secrets(
+    service: Any, admin_token: str
+) -> None:
+    secrets = _system_and_login_calls(service, admin_token)
+    events = stored()
+    summary = [(e.verb, e.service, e.resource, e.status) for e in events]
+    assert summary == [
+        ("GET", "system", "service", 200),
+        ("POST", "user", "session", 200),
+        ("POST", "user", "session", 401),
+        ("POST", "system", "admin/session", 401),
+        ("GET", "shop", "_table/customers", 200),
+    ]
+    assert (events[0].user_email, events[0].is_admin) == ("admin@example.com", True)
+    for event in events:
+        for value in text_values(event):
+            for name, secret in secrets.items():
+                assert secret not in value, f"the {name} is in an audit record"
+
+
+def test_log_mode_writes_one_json_line_per_call_and_no_rows(
+    settings: Any, service: Any, admin_token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.GATEWAY_AUDIT = "log"
+    with caplog.at_level(logging.INFO, logger="gateway.audit"):
+        secrets = _system_and_login_calls(service, admin_token)
+    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.audit"]
+    assert len(lines) == 5
+    records = [json.loads(line) for line in lines]
+    assert all(set(record) == set(FIELDS) for record in records)
+    assert [r["status"] for r in records] == [200, 200, 401, 401, 200]
+    assert records[-1]["resource"] == "_table/customers"
+    datetime.fromisoformat(records[0]["time"])
+    for line in lines:
+        for name, secret in secrets.items():
+            assert secret not in line, f"the {name} is in an audit line"
+    assert len(recorder.buffer) == 0
+    assert stored() == []
+
+
+def test_off_mode_records_nothing(settings: Any, caplog: pytest.LogCaptureFixture) -> None:
+    settings.GATEWAY_AUDIT = "off"
+    with caplog.at_level(logging.INFO, logger="gateway.audit"):
+        assert call("GET", f"{T}/customers").status_code == 401
+    assert len(recorder.buffer) == 0
+    assert not [r for r in caplog.records if r.name == "gateway.audit"]
+    assert stored() == []
+
+
+# --- the buffer and the flusher -----------------------------------------------------------
+
+
+def test_nothing_is_written_on_the_request_path_and_flush_writes_it() -> None:
+    for _ in range(3):
+        call("GET", f"{T}/customers")
+    assert len(recorder.buffer) == 3
+    assert AuditEvent.objects.count() == 0
+    assert recorder.flush() == 3
+    assert AuditEvent.objects.count() == 3
+    assert recorder.flush() == 0
+
+
+def test_a_full_buffer_drops_the_oldest_and_says_so(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.GATEWAY_AUDIT_BUFFER = 3
+    for n in range(5):
+        recorder.observe(context(request_id=f"r{n}", status=200), HttpResponse())
+    assert len(recorder.buffer) == 3
+    with caplog.at_level(logging.WARNING, logger="audit.recorder"):
+        assert recorder.flush() == 3
+    assert [e.request_id for e in stored()] == ["r2", "r3", "r4"]
+    assert "dropped the 2 oldest events" in caplog.text
+
+
+def test_long_values_are_cut_to_their_columns() -> None:
+    recorder.observe(context(resource="x" * 5000, client="c" * 500, status=404), HttpResponse())
+    event = only()
+    assert (len(event.resource), len(event.client)) == (1024, 64)
+
+
+def _wait_for(condition: Any, deadline: float = 5.0) -> None:
+    """Poll `condition` until true (the flusher writes on its own connection meanwhile)."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            if condition():
+                return
+        except OperationalError:  # SQLite: the flusher holds the table for a moment
+            pass
+        time.sleep(0.02)
+    raise AssertionError("the flusher did not write in time")
+
+
+def _old_event(days: int, **fields: Any) -> AuditEvent:
+    values = {"time": datetime.now(UTC) - timedelta(days=days), "status": 200, "duration_ms": 1.0}
+    return AuditEvent.objects.create(**(values | fields))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_flusher_thread_writes_on_its_own_and_purges_old_events(settings: Any) -> None:
+    settings.GATEWAY_AUDIT_FLUSH_SECONDS = 0.05
+    settings.GATEWAY_AUDIT_RETENTION_DAYS = 30
+    old = _old_event(40, request_id="old")
+    recent = _old_event(3, request_id="recent")
+    recorder.start_flusher()
+    ids = [
+        call("GET", f"{T}/customers", **{"X-Request-ID": f"t{n}"})["X-Request-ID"] for n in range(3)
+    ]
+    _wait_for(lambda: AuditEvent.objects.filter(request_id__in=ids).count() == 3)
+    _wait_for(lambda: not AuditEvent.objects.filter(pk=old.pk).exists())
+    assert AuditEvent.objects.filter(pk=recent.pk).exists()
+    assert len(recorder.buffer) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_full_batch_wakes_the_flusher_before_the_interval(settings: Any) -> None:
+    settings.GATEWAY_AUDIT_BATCH = 3
+    recorder.start_flusher()  # waits an hour unless woken
+    ids = [
+        call("GET", f"{T}/customers", **{"X-Request-ID": f"b{n}"})["X-Request-ID"] for n in range(3)
+    ]
+    _wait_for(lambda: AuditEvent.objects.filter(request_id__in=ids).count() == 3)
+
+
+# --- retention, export, admin, checks -----------------------------------------------------
+
+
+def test_purge_audit_deletes_old_events_only(settings: Any) -> None:
+    old = _old_event(40)
+    recent = _old_event(10)
+    out = io.StringIO()
+    call_command("purge_audit", "--days", "30", stdout=out)
+    assert "Deleted 1 audit events older than 30 days." in out.getvalue()
+    assert list(AuditEvent.objects.values_list("pk", flat=True)) == [recent.pk]
+    call_command("purge_audit", "--days", "5", stdout=io.StringIO())
+    assert not AuditEvent.objects.exists()
+    assert old.pk not in AuditEvent.objects.values_list("pk", flat=True)
+
+
+def test_purge_audit_defaults_to_the_retention_setting(settings: Any) -> None:
+    _old_event(40)
+    out = io.StringIO()
+    call_command("purge_audit", stdout=out)  # GATEWAY_AUDIT_RETENTION_DAYS = 0: keep
+    assert "nothing deleted" in out.getvalue()
+    assert AuditEvent.objects.count() == 1
+    settings.GATEWAY_AUDIT_RETENTION_DAYS = 30
+    call_command("purge_audit", stdout=io.StringIO())
+    assert AuditEvent.objects.count() == 0
+
+
+def test_export_audit_writes_json_lines_filtered_by_time_and_service(tmp_path: Path) -> None:
+    _old_event(10, service="shop", request_id="old-shop")
+    _old_event(2, service="shop", request_id="new-shop", rows=3)
+    _old_event(1, service="system", request_id="new-system")
+    since = (datetime.now(UTC) - timedelta(days=5)).isoformat()
+    output = tmp_path / "audit.jsonl"
+    call_command(
+        "export_audit",
+        "--since",
+        since,
+        "--service",
+        "shop",
+        "--output",
+        str(output),
+        stderr=io.StringIO(),
+    )
+    lines = output.read_text().splitlines()
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert set(record) == {"id", *FIELDS}
+    assert (record["request_id"], record["rows"], record["service"]) == ("new-shop", 3, "shop")
+    assert datetime.fromisoformat(record["time"]) > datetime.fromisoformat(since)
+
+    out = io.StringIO()
+    call_command("export_audit", "--since", since[:10], stdout=out)  # a bare date, UTC
+    ids = [json.loads(line)["request_id"] for line in out.getvalue().splitlines()]
+    assert ids == ["new-shop", "new-system"]  # oldest first
+    out = io.StringIO()
+    until = (datetime.now(UTC) - timedelta(days=5)).replace(tzinfo=None).isoformat()
+    call_command("export_audit", "--until", until, stdout=out)
+    assert [json.loads(line)["request_id"] for line in out.getvalue().splitlines()] == ["old-shop"]
+    with pytest.raises(CommandError, match="ISO 8601"):
+        call_command("export_audit", "--since", "last tuesday", stdout=io.StringIO())
+
+
+def test_the_admin_lists_filters_and_exports_events(admin_user: Any) -> None:
+    ok = _old_event(0, service="shop", resource="_table/audit_ok", status=200)
+    failed = _old_event(0, service="shop", resource="_table/audit_failed", status=404)
+    client = Client()
+    client.force_login(admin_user)
+    url = "/admin/audit/auditevent/"
+    page = client.get(url)
+    assert page.status_code == 200
+    html = page.content.decode()
+    for title in ("By service", "By verb", "By status", "By app name", "By is admin", "4xx"):
+        assert title in html
+    assert "_table/audit_ok" in html and "_table/audit_failed" in html
+    page = client.get(url, {"status_class": "4xx"})
+    html = page.content.decode()
+    assert "_table/audit_failed" in html and "_table/audit_ok" not in html
+    page = client.get(url, {"q": "audit_ok"})
+    assert "_table/audit_failed" not in page.content.decode()
+
+    assert client.get(url + "add/").status_code == 403
+    assert "delete_selected" not in client.get(url).content.decode()
+
+    response = client.post(
+        url, {"action": "export_jsonl", "_selected_action": [ok.pk, failed.pk], "index": 0}
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/x-ndjson"
+    assert response["Content-Disposition"].startswith("attachment;")
+    body = b"".join(response.streaming_content).decode()
+    records = [json.loads(line) for line in body.splitlines()]
+    assert sorted(r["id"] for r in records) == sorted([ok.pk, failed.pk])
+    assert {r["resource"] for r in records} == {"_table/audit_ok", "_table/audit_failed"}
+
+
+def test_misconfigured_audit_settings_are_system_check_errors(settings: Any) -> None:
+    assert check_audit_settings(None) == []
+    settings.GATEWAY_AUDIT = "database"
+    settings.GATEWAY_AUDIT_BATCH = 0
+    settings.GATEWAY_AUDIT_RETENTION_DAYS = -1
+    ids = [problem.id for problem in check_audit_settings(None)]
+    assert ids == ["audit.E001", "audit.E002", "audit.E003"]

@@ -158,19 +158,7 @@ class _Snapshot:
                     rule_from(row)
                     for row in Limit.objects.filter(is_active=True)
                     .order_by("id")
-                    .values(
-                        "id",
-                        "name",
-                        "type",
-                        "rate",
-                        "period",
-                        "user_id",
-                        "role_id",
-                        "service_id",
-                        "endpoint",
-                        "verb",
-                        "description",
-                    )
+                    .values(*LimitRule.__dataclass_fields__)
                 )
             return self.rules
 

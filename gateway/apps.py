@@ -1,8 +1,10 @@
-"""The gateway app: system checks, the metrics observer and the exit hook, set up in ready()."""
+"""The gateway app: system checks, the metrics observer (unless GATEWAY_METRICS is false) and the
+exit hook, set up in ready()."""
 
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class GatewayConfig(AppConfig):
@@ -14,5 +16,6 @@ class GatewayConfig(AppConfig):
         from gateway import metrics, shutdown
         from gateway.context import add_observer
 
-        add_observer(metrics.observe)
+        if settings.GATEWAY_METRICS:  # off: requests are not recorded, /metrics answers 404
+            add_observer(metrics.observe)
         shutdown.install()

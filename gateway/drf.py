@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions as drf
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from gateway.errors import (
@@ -32,6 +33,13 @@ _BY_TYPE: list[tuple[type[Exception], type[GatewayError]]] = [
     (drf.ParseError, BadRequest),
     (drf.ValidationError, BadRequest),
 ]
+
+
+class AnyTypeJSONParser(JSONParser):
+    """JSON bodies sent with another (or no) Content-Type, as DF sniffs them (spec §1.3):
+    `curl -d '{...}'` sends application/x-www-form-urlencoded. Listed after JSONParser."""
+
+    media_type = "*/*"
 
 
 def _flatten(detail: Any) -> str:

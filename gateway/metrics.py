@@ -17,7 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpResponseBase
+from django.http import Http404, HttpResponseBase
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, values
 from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.exposition import choose_encoder
@@ -207,7 +207,10 @@ def observe(context: RequestContext, response: HttpResponseBase) -> None:
 
 
 def render(accept: str) -> tuple[bytes, str]:
-    """The exposition for a scrape: (body, content type), in the format `accept` asks for."""
+    """The exposition for a scrape: (body, content type), in the format `accept` asks for.
+    Http404 when GATEWAY_METRICS is false (nothing is recorded then)."""
+    if not settings.GATEWAY_METRICS:
+        raise Http404("metrics are turned off (GATEWAY_METRICS=false)")
     encoder, content_type = choose_encoder(accept)
     if _shared_pools is None:
         return encoder(REGISTRY), content_type

@@ -121,7 +121,10 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rbac.authentication.SessionTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rbac.authentication.IsGatewayAdmin"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "gateway.drf.AnyTypeJSONParser",  # JSON sent as form data or with no Content-Type
+    ],
     "EXCEPTION_HANDLER": "gateway.drf.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -209,6 +212,9 @@ GATEWAY_AUDIT_RETENTION_DAYS = env.int("GATEWAY_AUDIT_RETENTION_DAYS", default=3
 # When set, GET /metrics needs `Authorization: Bearer <this token>`; empty: open to anyone who
 # can reach the listening address.
 GATEWAY_METRICS_TOKEN = env.str("GATEWAY_METRICS_TOKEN", default="")
+# false: no request is recorded (the metrics observer is not registered) and /metrics answers
+# 404; for a deployment that does not scrape, or to measure what recording costs.
+GATEWAY_METRICS = env.bool("GATEWAY_METRICS", default=True)
 # Multi-process servers: a directory where every worker keeps its metric samples, emptied before
 # the server starts (prometheus-client reads the variable itself, at import). Empty: per process.
 PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")

@@ -923,3 +923,18 @@ def test_a_changed_rule_is_seen_by_a_process_that_cached_the_old_one(
     registry._checked_at = 0.0
     status, body = client_for(api_key=key).get(TODO)
     assert_error(status, body, 403, ROLE_INACTIVE)
+
+
+def test_json_bodies_are_read_whatever_their_content_type(admin_token: str) -> None:
+    """`curl -d '{...}'` sends application/x-www-form-urlencoded: the body is still JSON."""
+    client = Client()
+    headers = {"X-DreamFactory-Session-Token": admin_token}
+    body = '{"resource": [{"name": "sniffed"}]}'
+    for content_type in ("application/x-www-form-urlencoded", "text/plain"):
+        response = client.post(ROLE, data=body, content_type=content_type, headers=headers)
+        assert response.status_code == 201, response.content
+        client.delete(f"{ROLE}/{response.json()['resource'][0]['id']}", headers=headers)
+    response = client.post(
+        ROLE, data="name=form", content_type="application/x-www-form-urlencoded", headers=headers
+    )
+    assert_error(response.status_code, response.json(), 400, "Malformed JSON", prefix=True)

@@ -439,3 +439,16 @@ def test_sigterm_finishes_the_request_in_flight_and_closes_the_pools(
     ]
     assert closing and closing[0]["message"] == "closed the connection pools of 1 service(s)"
     assert not list((tmp_path / "prometheus").glob("gauge_livesum_*.db"))  # worker retired
+
+
+def test_gateway_metrics_false_records_nothing_and_hides_metrics(tmp_path: Path) -> None:
+    code = (
+        "import django; django.setup()\n"
+        "from django.test import Client\n"
+        "from gateway import context, metrics\n"
+        "print(metrics.observe in context._observers, Client().get('/metrics').status_code)\n"
+    )
+    done = _python(code, tmp_path)
+    assert (done.returncode, done.stdout) == (0, "True 200\n"), done.stderr
+    done = _python(code, tmp_path, GATEWAY_METRICS="false")
+    assert (done.returncode, done.stdout) == (0, "False 404\n"), done.stderr

@@ -141,7 +141,9 @@ WORKLOADS: dict[str, Workload] = {
             (4242, 1, fixture.CUSTOMERS),
             False,
         ),
-        Workload("W1h", "one row by id, 200 hot ids", f"{TABLE_PATH}/{{n}}437", 200, (1, 200), True),
+        Workload(
+            "W1h", "one row by id, 200 hot ids", f"{TABLE_PATH}/{{n}}437", 200, (1, 200), True
+        ),
         Workload(
             "W2h",
             "25 rows, 50 hot customers",
@@ -215,7 +217,9 @@ def meta_url() -> str:
 
 def ensure_meta_database() -> None:
     with fixture.connect("postgres") as admin:
-        if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [META_DATABASE]).fetchone():
+        if admin.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [META_DATABASE]
+        ).fetchone():
             return
         admin.execute(f'CREATE DATABASE "{META_DATABASE}"')
 
@@ -515,7 +519,6 @@ class Bench:
         for n in w.check_ns:
             a = fetch(lean.port, "GET", w.url(LEAN_SERVICE, n), self.key)
             b = fetch(full.port, "GET", w.url(FULL_SERVICE, n), self.key)
-            self.servers["full"]  # noqa: B018
             if not (200 <= a.status < 300 and 200 <= b.status < 300):
                 raise RuntimeError(
                     f"{w.key} n={n}: lean {a.status} {a.body[:200]!r}, full {b.status} "
@@ -549,7 +552,9 @@ class Bench:
             for _ in range(2):
                 a = fetch(full.port, "GET", w.url(FULL_SERVICE, n), self.key)
                 if not 200 <= a.status < 300 or a.body != plain[n]:
-                    raise RuntimeError(f"{w.key} cached n={n}: {a.status}, other body than uncached")
+                    raise RuntimeError(
+                        f"{w.key} cached n={n}: {a.status}, other body than uncached"
+                    )
                 outcomes.append(a.headers.get("x-cache", "-"))
             if outcomes[-1] != "HIT":
                 raise RuntimeError(f"{w.key} n={n}: a repeated cached read was {outcomes[-1]}")
@@ -576,15 +581,18 @@ class Bench:
         s = self.servers[server]
         assert s.process is not None
         return Target(
-            name, s, service, w.request(service), self.key, Meter(s.process.pid, self.watch, 0.0)
+            name,
+            s,
+            service,
+            w.request(service),
+            self.key,
+            Meter(s.process.pid, self.watch, SETTLE_SECONDS),
         )
 
     def lean_vs_full(self, w: Workload) -> None:
         self.check_lean_full(w)
         lean = self.target("lean", "lean", LEAN_SERVICE, w)
         full = self.target("full", "full", FULL_SERVICE, w)
-        for t in (lean, full):
-            t.meter.settle = SETTLE_SECONDS
         audit_before = self.watch.audit_rows(FULL_SERVICE)
         measures = alternate((lean, full), self.args)
         time.sleep(SETTLE_SECONDS)
@@ -605,9 +613,7 @@ class Bench:
         cached = self.target("cached", "full", FULL_SERVICE, w)
         cached.prepare = lambda: self.set_cache(True, rewarm=cached)
         uncached.prepare = lambda: self.set_cache(False, rewarm=uncached)
-        for t in (cached, uncached):
-            t.meter.settle = SETTLE_SECONDS
-            t.count_cache = True
+        cached.count_cache = uncached.count_cache = True
         # warm-up order: cached first (fills the cache), then uncached; then the check pass
         settings = LoadSettings(connections=self.args.connections, threads=self.args.threads)
         self.set_cache(True)
@@ -629,7 +635,9 @@ class Bench:
             {"hit ratio": f"{ratio:.2%}", "check pass": f"{hits}/{calls}"},
         )
 
-    def record(self, w: Workload, base: Row, other: Row, extra: dict[str, str] | None = None) -> None:
+    def record(
+        self, w: Workload, base: Row, other: Row, extra: dict[str, str] | None = None
+    ) -> None:
         self.comparisons.append(Comparison(w, base, other, extra or {}))
         for row in (base, other):
             m = row.measure
@@ -642,7 +650,8 @@ class Bench:
                 flush=True,
             )
             if m.errors:
-                print(f"  errors; log tail:\n{row_server_log(self, row)}", flush=True)
+                server = self.servers["lean" if row.target == "lean" else "full"]
+                print(f"  errors; log tail:\n{server.log_tail(10)}", flush=True)
 
     def run(self) -> None:
         with running(list(self.servers.values())):
@@ -661,11 +670,6 @@ class Bench:
 
     def close(self) -> None:
         self.watch.close()
-
-
-def row_server_log(bench: Bench, row: Row) -> str:
-    server = bench.servers["lean" if row.target == "lean" else "full"]
-    return server.log_tail(10)
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -736,7 +740,8 @@ def report(bench: Bench, command: str, started: datetime, loads: tuple[float, fl
     )
     return "\n".join(
         [
-            f"# Production features: cache, audit + limits + metrics ({started:%Y-%m-%d %H:%M} UTC)",
+            "# Production features: data cache, audit + limits + metrics "
+            f"({started:%Y-%m-%d %H:%M} UTC)",
             "",
             f"Command: `{command}`",
             "",

@@ -3,7 +3,9 @@
 A rule grants verbs on one service (or all) and a component glob. For a request the rules are
 tried level by level, exact > component wildcard > service `*` > all services; the first level
 with any matching rule wins and the masks of its rules are ORed (a more specific level
-replaces a less specific one, it never adds to it).
+replaces a less specific one, it never adds to it). Among component wildcards the longest
+prefix is the more specific (`_table/orders/*` over `_table/*`); DF ORs them (see
+docs/compatibility.md).
 """
 
 from __future__ import annotations
@@ -79,6 +81,14 @@ def match_level(rule: AccessRule, service_id: int | None, component: str) -> int
     return None
 
 
+def _rank(rule: AccessRule, level: int) -> tuple[int, int]:
+    """Specificity, smaller first: the level, then, among component wildcards, the longer
+    prefix (`_table/orders/*` is more specific than `_table/*`)."""
+    if level == COMPONENT_WILDCARD:
+        return level, -len(rule.component.split("*", 1)[0])
+    return level, 0
+
+
 def winning_rules(
     rules: tuple[AccessRule, ...],
     service_id: int | None,
@@ -86,7 +96,7 @@ def winning_rules(
     requestor: int = API_REQUESTOR,
 ) -> tuple[tuple[AccessRule, ...], int | None]:
     """The rules of the most specific level that matches, and that level."""
-    best: int | None = None
+    best: tuple[int, int] | None = None
     found: list[AccessRule] = []
     for rule in rules:
         if not rule.requestors & requestor:
@@ -94,11 +104,12 @@ def winning_rules(
         level = match_level(rule, service_id, component)
         if level is None:
             continue
-        if best is None or level < best:
-            best, found = level, [rule]
-        elif level == best:
+        rank = _rank(rule, level)
+        if best is None or rank < best:
+            best, found = rank, [rule]
+        elif rank == best:
             found.append(rule)
-    return tuple(found), best
+    return tuple(found), (best[0] if best is not None else None)
 
 
 def mask_for(

@@ -248,3 +248,24 @@ def test_a_filter_on_a_missing_column_is_a_server_misconfiguration(service: Any)
 def test_admins_bypass_row_filters(api: Any, pg: Any) -> None:
     status, body = api.get(ORDERS, fields="id")
     assert [r["id"] for r in body["resource"]] == [1, 2, 3, 4]
+
+
+def test_a_table_rule_overrides_the_table_wide_rule(service: Any) -> None:
+    """`_table/orders/*` with a filter is more specific than `_table/*` without one: the
+    filter holds for orders, the wide rule still serves the other tables (README example)."""
+    role = make_role(
+        "wide and narrow",
+        [
+            {"service": service, "component": "_table/*", "verb_mask": GET},
+            {
+                "service": service,
+                "component": "_table/orders/*",
+                "verb_mask": ALL_VERBS,
+                "filters": [{"name": "customer_id", "operator": "=", "value": "2"}],
+            },
+        ],
+    )
+    _app, key = make_app("narrow app", role)
+    api = client_for(key)
+    assert api.get(ORDERS, fields="id") == (200, {"resource": [{"id": 3}]})
+    assert len(api.get(f"{T}/customers")[1]["resource"]) == 3

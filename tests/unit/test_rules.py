@@ -181,7 +181,8 @@ def test_each_level_replaces_the_less_specific_ones() -> None:
     ("rules", "component", "expected"),
     [
         ([R("_table/orders", GET), R("/_TABLE/orders/", POST)], "_table/orders", GET | POST),
-        ([R("_table/*", GET), R("_table/orders/*", DELETE)], "_table/orders/5", GET | DELETE),
+        ([R("_table/*", GET), R("_table/*", DELETE)], "_table/orders/5", GET | DELETE),
+        ([R("_table/orders/*", GET), R("_TABLE/orders/*", POST)], "_table/orders/5", GET | POST),
         ([R("_table/*", GET), R("_table/orders/*", DELETE)], "_table/customers", GET),
         ([R("*", GET), R("*", PATCH)], "_table/x", GET | PATCH),
         ([R("*", GET, None), R("*", PUT, None)], "_table/x", GET | PUT),
@@ -477,3 +478,15 @@ def test_mask_and_filters_do_not_depend_on_rule_order(
         assert (before is None) == (after is None)
         if before is not None and after is not None:
             assert sorted(map(repr, before)) == sorted(map(repr, after))
+
+
+@pytest.mark.parametrize(
+    ("component", "expected"),
+    [("_table/orders/5", DELETE), ("_table/orders", DELETE), ("_table/customers", GET)],
+)
+def test_the_longer_wildcard_is_the_more_specific(component: str, expected: int) -> None:
+    """`_table/orders/*` replaces `_table/*` for orders (DF would OR them), so a row filter
+    on the orders rule cannot be undone by the table-wide rule."""
+    rules = (R("_table/*", GET), R("_table/orders/*", DELETE))
+    assert mask(list(rules), component) == expected
+    assert mask(list(reversed(rules)), component) == expected

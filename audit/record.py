@@ -85,6 +85,33 @@ def fields_of(row: Row) -> dict[str, Any]:
     return values
 
 
+_TIME = FIELDS.index("time")
+_STATUS = FIELDS.index("status")
+_DURATION = FIELDS.index("duration_ms")
+
+
+@cache
+def _text_slots() -> tuple[tuple[int, int], ...]:
+    """(index in a Row, column length) of each text field."""
+    return tuple((FIELDS.index(name), limit) for name, limit in _text_limits().items())
+
+
+def copy_values(row: Row) -> list[Any]:
+    """What fields_of() gives, as a list in FIELDS order, without the dict (COPY writes a few
+    hundred thousand of these a minute under load)."""
+    values = list(row)
+    values[_TIME] = datetime.fromtimestamp(row[_TIME], tz=UTC)
+    values[_STATUS] = int(row[_STATUS] or 0)
+    values[_DURATION] = round(float(row[_DURATION]), 3)
+    for index, limit in _text_slots():
+        value = values[index]
+        if value is None:
+            values[index] = ""
+        elif not isinstance(value, str) or len(value) > limit:
+            values[index] = str(value)[:limit]
+    return values
+
+
 def as_json_ready(values: dict[str, Any]) -> dict[str, Any]:
     """AuditEvent field values (with or without `id`) with the time as an ISO 8601 string."""
     when = values["time"]

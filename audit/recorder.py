@@ -22,7 +22,7 @@ from psycopg import sql
 
 from audit.buffer import Buffer
 from audit.models import AuditEvent
-from audit.record import FIELDS, Row, as_json_ready, fields_of, row_from
+from audit.record import FIELDS, Row, as_json_ready, copy_values, fields_of, row_from
 from audit.retention import purge
 from gateway.context import RequestContext
 from gateway.shutdown import at_exit
@@ -46,22 +46,42 @@ def _shareable(alias: str) -> bool:
     return not (connection.vendor == "sqlite" and connection.is_in_memory_db())
 
 
+# PostgreSQL types of the FIELDS, for binary COPY (no text formatting of each value)
+_COPY_TYPES = (
+    "timestamptz",
+    "varchar",
+    "int4",
+    "varchar",
+    "int4",
+    "varchar",
+    "int4",
+    "varchar",
+    "varchar",
+    "varchar",
+    "varchar",
+    "int2",
+    "float8",
+    "int8",
+    "varchar",
+    "bool",
+)
+
+
 def insert_rows(rows: list[Row], alias: str) -> None:
-    """Write rows: COPY on PostgreSQL (about 6 µs of CPU an event, against 42 for
+    """Write rows: binary COPY on PostgreSQL (a few µs of CPU an event, against 42 for
     bulk_create), bulk_create elsewhere (SQLite)."""
     connection = connections[alias]
     if connection.vendor != "postgresql":
         AuditEvent.objects.using(alias).bulk_create([AuditEvent(**fields_of(r)) for r in rows])
         return
-    names = list(FIELDS)
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         sql.Identifier(AuditEvent._meta.db_table),
-        sql.SQL(", ").join(sql.Identifier(AuditEvent._meta.get_field(n).column) for n in names),
+        sql.SQL(", ").join(sql.Identifier(AuditEvent._meta.get_field(n).column) for n in FIELDS),
     )
     with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        copy.set_types(_COPY_TYPES)
         for row in rows:
-            values = fields_of(row)
-            copy.write_row([values[n] for n in names])
+            copy.write_row(copy_values(row))
 
 
 class Recorder:
@@ -139,7 +159,10 @@ class Recorder:
                 log.exception("audit: flush failed; the events taken are lost")
             if in_thread:
                 self._purge_now_and_then()
-                connections.close_all()  # never keep a connection that may break before the next
+                # keep the connection between flushes (opening one costs PostgreSQL more than
+                # the write); drop it when broken or older than CONN_MAX_AGE
+                for connection in connections.all(initialized_only=True):
+                    connection.close_if_unusable_or_obsolete()
             dropped = self.buffer.take_dropped()
             if dropped:
                 log.warning(

@@ -2,7 +2,7 @@
 cache buys (issue #6).
 
     python bench/production.py [--duration 10] [--rounds 2] [--connections 16]
-                               [--workloads W1 W2 W1h W2h] [--warmup 2]
+                               [--workloads W1 W2 W1h W2h] [--warmup 2] [--no-breakdown]
 
 Set-up, production-like: the fixture `gateway_bench.bench_orders` (bench/fixture.py, 1M rows);
 metadata in PostgreSQL (database `gateway_bench_meta` on the same server, created when absent,
@@ -40,11 +40,17 @@ flusher's write of the slice's last events is counted; lean waits too.
 
 CPU accounting as bench/loadgen.py's CpuMeter (the server's process group; the PostgreSQL
 backends on gateway_bench and gateway_bench_meta), plus the CPU of backends that exited during
-the slice (the postmaster's reaped-children time: the audit flusher reconnects after every flush,
-so its backends live for milliseconds and a snapshot never sees them; other short-lived
-connections on the server count there too). After W1/W2 the audit table is checked to hold
+the slice (the postmaster's reaped-children time: short-lived connections, such as a worker's
+first audit flush after its connection aged out, count there; so do other sessions' short
+connections on the server). After W1/W2 the audit table is checked to hold
 about one row per request sent to full; for W1h/W2h the hit ratio is read from /metrics
 (gateway_cache_total) over the measured slices, and counted from `X-Cache` in a check pass.
+
+Then, unless --no-breakdown, where the W1 overhead goes: a child process with the full server's
+environment calls gateway.wsgi.application in process (as bench/auth_overhead.py does) with the
+features switched on one at a time (audit via GATEWAY_AUDIT, metrics by its observer, the limit by
+calling `bench_full`), paired turns, CPU per request; and times the Redis and observer operations
+alone in a loop (about 30 s).
 
 Prints a Markdown table and writes it to bench/results/production.md (git-ignored). Exits 1 if a
 check failed or the gateway answered errors; servers are stopped even on failure.
@@ -289,9 +295,9 @@ class PgWatch:
     def __init__(self) -> None:
         self.conn = fixture.connect("postgres")
         self.meta = fixture.connect(META_DATABASE)
-        backend = int(self.conn.execute("SELECT pg_backend_pid()").fetchone()[0])  # type: ignore[index]
-        stat = _proc_fields(backend)
-        self.postmaster: int | None = int(stat[1]) if stat else None
+        row = self.conn.execute("SELECT pg_backend_pid()").fetchone()
+        stat = _proc_fields(int(row[0])) if row else None
+        self.postmaster: int | None = int(stat[1]) if stat else None  # our backend's parent
 
     def backends(self) -> list[int]:
         rows = self.conn.execute(
@@ -303,6 +309,13 @@ class PgWatch:
     def audit_rows(self, service: str) -> int:
         row = self.meta.execute(
             "SELECT count(*) FROM audit_auditevent WHERE service = %s", [service]
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def sessions(self) -> int:
+        """Connections ever opened to gateway_bench_meta (pg_stat_database, PostgreSQL 14+)."""
+        row = self.conn.execute(
+            "SELECT sessions FROM pg_stat_database WHERE datname = %s", [META_DATABASE]
         ).fetchone()
         return int(row[0]) if row else 0
 
@@ -336,15 +349,19 @@ class Meter(CpuMeter):
         super().__init__(server_pgid, watch.backends)
         self.postmaster = watch.postmaster
         self.settle = settle
+        self.exited_cpu = 0.0  # of the PG CPU: backends that exited, over every run metered
+        self.requests = 0
+
+    def _exited(self) -> float:
+        return _reaped_cpu(self.postmaster) if self.postmaster is not None else 0.0
 
     def _snapshot(self) -> tuple[dict[int, float], dict[int, float], float, float]:
         app, pg, busy, loadgen = super()._snapshot()
-        if self.postmaster is not None:
-            pg[-1] = _reaped_cpu(self.postmaster)  # a pseudo pid: _delta() sums it like one
+        pg[-1] = self._exited()  # a pseudo pid: loadgen's _delta() sums it like a backend
         return app, pg, busy, loadgen
 
     def run(self, fn: Callable[[], Measure]) -> Measure:
-        started = time.perf_counter()
+        started, exited = time.perf_counter(), self._exited()
 
         def settled() -> Measure:
             m = fn()
@@ -355,7 +372,13 @@ class Meter(CpuMeter):
         window = time.perf_counter() - started
         if window > 0:  # "other load" per second of the whole window, settle included
             m.other_cpu *= m.seconds / window
+        self.exited_cpu += max(0.0, self._exited() - exited)
+        self.requests += m.requests
         return m
+
+    @property
+    def exited_us(self) -> float:
+        return self.exited_cpu / self.requests * 1e6 if self.requests else 0.0
 
 
 # --- HTTP ----------------------------------------------------------------------------------------
@@ -443,6 +466,7 @@ class Row:
     workload: Workload
     target: str
     measure: Measure
+    exited_us: float  # of the PG CPU per request: backends that exited during the slices
     note: str = ""
 
 
@@ -451,7 +475,6 @@ class Comparison:
     workload: Workload
     base: Row  # lean / uncached
     other: Row  # full / cached
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 class Bench:
@@ -459,7 +482,6 @@ class Bench:
 
     def __init__(self, args: argparse.Namespace, workdir: Path, setup: dict[str, Any]) -> None:
         self.args = args
-        self.workdir = workdir
         self.setup = setup
         self.watch = PgWatch()
         kind = server_kinds(args)["granian"]
@@ -593,19 +615,26 @@ class Bench:
         self.check_lean_full(w)
         lean = self.target("lean", "lean", LEAN_SERVICE, w)
         full = self.target("full", "full", FULL_SERVICE, w)
-        audit_before = self.watch.audit_rows(FULL_SERVICE)
+        audit_before, sessions_before = self.watch.audit_rows(FULL_SERVICE), self.watch.sessions()
         measures = alternate((lean, full), self.args)
         time.sleep(SETTLE_SECONDS)
         audited = self.watch.audit_rows(FULL_SERVICE) - audit_before
+        sessions = self.watch.sessions() - sessions_before
         note = (
             f"audit rows written: {audited:,} for {full.sent:,} requests counted by wrk "
-            f"({audited - full.sent:+,}; wrk does not count calls in flight when it stops)"
+            f"({audited - full.sent:+,}; wrk does not count calls in flight when it stops); "
+            f"{sessions:,} connections opened to {META_DATABASE} meanwhile (each worker's "
+            "flusher keeps one, renewed after CONN_MAX_AGE)"
         )
         print(f"[{w.key}] {note}", flush=True)
         self.checks.append(f"{w.key}: {note}")
         if abs(audited - full.sent) > max(50, full.sent // 100):
             raise RuntimeError(f"{w.key}: the audit table did not get one row per request: {note}")
-        self.record(w, Row(w, "lean", measures["lean"]), Row(w, "full", measures["full"]))
+        self.record(
+            w,
+            Row(w, "lean", measures["lean"], lean.meter.exited_us),
+            Row(w, "full", measures["full"], full.meter.exited_us),
+        )
 
     def cached_vs_uncached(self, w: Workload) -> None:
         self.check_cached(w)
@@ -614,7 +643,7 @@ class Bench:
         cached.prepare = lambda: self.set_cache(True, rewarm=cached)
         uncached.prepare = lambda: self.set_cache(False, rewarm=uncached)
         cached.count_cache = uncached.count_cache = True
-        # warm-up order: cached first (fills the cache), then uncached; then the check pass
+        # fill the cache, count X-Cache in a check pass; alternate() then warms each target up
         settings = LoadSettings(connections=self.args.connections, threads=self.args.threads)
         self.set_cache(True)
         load(cached.server.port, cached.request, cached.headers, self.args.warmup, settings)
@@ -630,15 +659,12 @@ class Bench:
         )
         self.record(
             w,
-            Row(w, "uncached", measures["uncached"]),
-            Row(w, "cached", measures["cached"], f"hits {ratio:.1%}"),
-            {"hit ratio": f"{ratio:.2%}", "check pass": f"{hits}/{calls}"},
+            Row(w, "uncached", measures["uncached"], uncached.meter.exited_us),
+            Row(w, "cached", measures["cached"], cached.meter.exited_us, f"hits {ratio:.1%}"),
         )
 
-    def record(
-        self, w: Workload, base: Row, other: Row, extra: dict[str, str] | None = None
-    ) -> None:
-        self.comparisons.append(Comparison(w, base, other, extra or {}))
+    def record(self, w: Workload, base: Row, other: Row) -> None:
+        self.comparisons.append(Comparison(w, base, other))
         for row in (base, other):
             m = row.measure
             self.errors += m.errors
@@ -672,6 +698,181 @@ class Bench:
         self.watch.close()
 
 
+# --- in-process breakdown (a child process: Django set up from the full server's environment) ---
+
+BREAKDOWN_FLAG = "--in-process-breakdown"  # internal: the child's entry
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    service: str  # FULL_SERVICE: the limit counts the call
+    audit: str  # GATEWAY_AUDIT
+    metrics: bool  # the metrics observer registered
+
+
+VARIANTS = (
+    Variant("lean", LEAN_SERVICE, "off", False),
+    Variant("+ audit (db)", LEAN_SERVICE, "db", False),
+    Variant("+ metrics", LEAN_SERVICE, "off", True),
+    Variant("+ limit", FULL_SERVICE, "off", False),
+    Variant("full", FULL_SERVICE, "db", True),
+)
+
+
+def run_breakdown(workdir: Path, setup: dict[str, Any], args: argparse.Namespace) -> str:
+    """Run the in-process breakdown in a child process; its Markdown (or why it failed)."""
+    env = server_env(workdir, "breakdown", full=True)
+    env["BENCH_API_KEY"] = str(setup["api_key"])
+    argv = [sys.executable, str(Path(__file__).resolve()), BREAKDOWN_FLAG]
+    argv += ["--breakdown-requests", str(args.breakdown_requests)]
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    sys.stderr.write(done.stderr)
+    if done.returncode != 0:
+        return (
+            f"In-process breakdown failed ({done.returncode}):\n\n```\n{done.stderr[-2000:]}\n```"
+        )
+    return done.stdout
+
+
+def breakdown_main(requests: int) -> int:
+    """The child: W1 through gateway.wsgi.application in this process, each variant's CPU per
+    request (paired turns, as bench/auth_overhead.py), then single operations timed alone."""
+    import statistics
+
+    import django
+
+    django.setup()  # settings from the environment: the full server's
+
+    from django.core.cache import cache, caches
+    from django.http import HttpResponse
+    from django.test import override_settings
+
+    from audit.recorder import recorder
+    from bench.auth_overhead import call, environ_for, time_requests
+    from gateway import context, metrics
+    from gateway.context import RequestContext
+    from gateway.wsgi import application
+    from limits import counters
+    from limits.rules import active
+
+    headers = {KEY_HEADER: os.environ.pop("BENCH_API_KEY")}
+    rng = random.Random(20261130)
+    path = WORKLOADS["W1"].path
+    observers = context._observers  # what the apps registered in ready(); metrics is toggled
+
+    def environs(v: Variant, count: int) -> list[dict[str, Any]]:
+        url = path.replace("{service}", v.service)
+        return [
+            environ_for(url.replace("{n}", str(rng.randint(1, fixture.ROWS))), "", headers)
+            for _ in range(count)
+        ]
+
+    def switched(v: Variant) -> Any:
+        if v.metrics and metrics.observe not in observers:
+            observers.append(metrics.observe)
+        if not v.metrics and metrics.observe in observers:
+            observers.remove(metrics.observe)
+        return override_settings(GATEWAY_AUDIT=v.audit)
+
+    for v in VARIANTS:  # warm-up: pools, schema cache, key cache, limit snapshot
+        with switched(v):
+            for environ in environs(v, 300):
+                status, body = call(application, environ)
+                if status != 200:
+                    print(f"{v.name}: {status} {body[:300]!r}", file=sys.stderr)
+                    return 1
+    rounds, per_turn = 3, 250
+    turns: dict[str, list[float]] = {v.name: [] for v in VARIANTS}
+    bad = 0
+    for r in range(rounds):
+        batches = {v.name: environs(v, requests) for v in VARIANTS}
+        for i, start in enumerate(range(0, requests, per_turn)):
+            shift = (r + i) % len(VARIANTS)
+            for v in VARIANTS[shift:] + VARIANTS[:shift]:
+                batch = batches[v.name][start : start + per_turn]
+                with switched(v):
+                    cpu, _wall, wrong = time_requests(application, batch, 200)
+                turns[v.name].append(cpu / len(batch) * 1e6)
+                bad += wrong
+    recorder.flush()
+    lean = turns["lean"]
+    out = [
+        f"In process, W1 through `gateway.wsgi.application` (no HTTP server, no load generator), "
+        f"{rounds} rounds x {requests:,} requests per variant in turns of {per_turn}, CPU time of "
+        "the process (the audit flusher thread included):",
+        "",
+        "| variant | CPU µs/req | Δ vs lean µs (paired median) |",
+        "| --- | ---: | ---: |",
+    ]
+    for v in VARIANTS:
+        delta = statistics.median(x - y for x, y in zip(turns[v.name], lean, strict=True))
+        shown = "" if v.name == "lean" else f"{delta:+.1f}"
+        out.append(f"| {v.name} | {statistics.median(turns[v.name]):.1f} | {shown} |")
+
+    def per_call(fn: Callable[[], object], n: int = 3000) -> float:
+        fn()
+        cpu0 = time.process_time()
+        for _ in range(n):
+            fn()
+        return (time.process_time() - cpu0) / n * 1e6
+
+    backend: Any = caches["default"]
+    client = backend._cache.get_client(write=True)
+    rule = active()[0]
+    probe = f"{CACHE_KEY_PREFIX}:probe"
+
+    def pipeline() -> None:
+        pipe = client.pipeline(transaction=False)
+        pipe.incr(probe)
+        pipe.expire(probe, 120, nx=True)
+        pipe.execute()
+
+    ctx = RequestContext("rid", "GET", "/api/v2/x", "127.0.0.1", verb="GET", service=FULL_SERVICE)
+    ctx.status = 200
+    answer = HttpResponse(status=200)
+    with override_settings(GATEWAY_AUDIT="db"):
+        audit_us = per_call(lambda: recorder.observe(ctx, answer))
+    recorder.discard()
+    operations = [
+        (
+            "`limits.counters.hit` (the limit's whole Redis work per call)",
+            per_call(lambda: counters.hit([(rule, "")])),
+        ),
+        (
+            "`RedisCacheClient.get_client` (a new `redis.Redis`: its `__init__` builds the "
+            "response-callback table; `counters._redis` and every Django cache call pay it)",
+            per_call(lambda: backend._cache.get_client(write=True)),
+        ),
+        ("INCR + EXPIRE NX pipeline on one reused redis-py client", per_call(pipeline)),
+        (
+            "`cache.get` through Django's Redis backend (a data cache lookup)",
+            per_call(lambda: cache.get("probe")),
+        ),
+        (
+            "`cache.get_many` of 3 keys (the data cache's generations)",
+            per_call(lambda: cache.get_many(["g1", "g2", "g3"])),
+        ),
+        (
+            "`gateway.metrics.observe` (multiprocess mode)",
+            per_call(lambda: metrics.observe(ctx, answer)),
+        ),
+        ("`audit.recorder.observe` (a row into the buffer)", audit_us),
+    ]
+    out += [
+        "",
+        "Single operations, timed alone in a loop (CPU µs per call; Redis round trips included):",
+        "",
+        "| operation | CPU µs/call |",
+        "| --- | ---: |",
+        *(f"| {name} | {us:.1f} |" for name, us in operations),
+    ]
+    print("\n".join(out))
+    if bad:
+        print(f"{bad} answers were not 200", file=sys.stderr)
+    return 1 if bad else 0
+
+
 # --- report --------------------------------------------------------------------------------------
 
 
@@ -682,7 +883,7 @@ def pct(new: float, old: float) -> str:
 def table(comparisons: list[Comparison]) -> str:
     lines = [
         "| workload | target | req/s | p50 ms | p99 ms | errors | app CPU µs/req "
-        "| PG CPU µs/req | other load | vs lean / uncached |",
+        "| PG CPU µs/req (exited backends) | other load | vs lean / uncached |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for c in comparisons:
@@ -708,7 +909,7 @@ def table(comparisons: list[Comparison]) -> str:
                 f"| {c.workload.key} {c.workload.title} | {row.target} | {m.rps:,.0f} "
                 f"| {m.p50_ms:.1f} | {m.p99_ms:.1f} | {m.errors} "
                 f"| {m.per_request_us(m.app_cpu):,.0f} | {m.per_request_us(m.pg_cpu):,.0f} "
-                f"| {m.other_cores:.2f} | {versus} |"
+                f"({row.exited_us:,.0f}) | {m.other_cores:.2f} | {versus} |"
             )
     return "\n".join(lines)
 
@@ -731,7 +932,9 @@ def verdict(comparisons: list[Comparison]) -> list[str]:
     return out
 
 
-def report(bench: Bench, command: str, started: datetime, loads: tuple[float, float]) -> str:
+def report(
+    bench: Bench, command: str, started: datetime, loads: tuple[float, float], breakdown: str
+) -> str:
     a = bench.args
     generator = (
         f"wrk -t{a.threads} -c{a.connections} (bench/wrk.lua)"
@@ -757,13 +960,19 @@ def report(bench: Bench, command: str, started: datetime, loads: tuple[float, fl
             "",
             "req/s: all slices; p50/p99: median of the slices; app CPU: the server's processes "
             "per request (the audit flusher thread included); PG CPU: backends on gateway_bench "
-            "and gateway_bench_meta plus backends that exited during the slice, per request; "
-            "other load: cores busy with anything else.",
+            "and gateway_bench_meta, plus (in brackets, included) backends of the whole server "
+            "that exited during the slice, per request; other load: cores busy with anything "
+            "else.",
             "",
             "Checks:",
             "",
             *(f"- {c}" for c in bench.checks),
             "",
+            *(
+                ["## Where the overhead goes (W1, in process)", "", breakdown, ""]
+                if breakdown
+                else []
+            ),
         ]
     )
 
@@ -782,6 +991,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--granian-workers", type=int, default=4)
     p.add_argument("--granian-threads", type=int, default=1, help="granian blocking threads")
     p.add_argument("--output", type=Path, default=RESULTS, help="Markdown results file")
+    p.add_argument(
+        "--no-breakdown",
+        dest="breakdown",
+        action="store_false",
+        help="skip the in-process breakdown of the overhead (W1, about 30 s)",
+    )
+    p.add_argument(
+        "--breakdown-requests", type=int, default=2500, help="per variant and round, in process"
+    )
     p.set_defaults(gunicorn_workers=4)  # bench.run.server_kinds builds both kinds
     args = p.parse_args(argv)
     if args.rounds < 1 or args.duration <= 0:
@@ -803,11 +1021,12 @@ def workspace() -> Iterator[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == [BREAKDOWN_FLAG]:
+        return breakdown_main(parse_args(argv[1:]).breakdown_requests)
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    command = shlex.join(
-        [".venv/bin/python", "bench/production.py", *(sys.argv[1:] if argv is None else argv)]
-    )
+    command = shlex.join([".venv/bin/python", "bench/production.py", *argv])
     print(f"command: {command}", flush=True)
     fixture.ensure_fixture()
     ensure_meta_database()
@@ -826,7 +1045,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"--- {s.label} log tail:\n{s.log_tail(15)}", file=sys.stderr)
         finally:
             bench.close()
-    text = report(bench, command, started, (load_before, os.getloadavg()[0]))
+        load_after = os.getloadavg()[0]
+        breakdown = ""
+        if args.breakdown and not failure:
+            print("in-process breakdown of the W1 overhead ...", flush=True)
+            breakdown = run_breakdown(workdir, setup, args)
+    text = report(bench, command, started, (load_before, load_after), breakdown)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(text)
     print()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Iterable
 from typing import Any
 
@@ -179,31 +180,77 @@ def service_label(name: str | None) -> str:
 _children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 _cache_children: dict[tuple[str, str], Any] = {}
 
+# Requests are tallied in plain dicts and added to the metrics at most every FLUSH_SECONDS
+# (and before every scrape and at exit): in multiprocess mode each metric update is a write to
+# a memory-mapped file, several per request otherwise.
+FLUSH_SECONDS = 0.5
+_BOUNDS = (*DURATION_BUCKETS, float("inf"))
+_lock = threading.Lock()
+_pending: dict[tuple[str, str, int], list[Any]] = {}  # key -> [count, sum, per-bucket counts]
+_pending_cache: dict[tuple[str, str], int] = {}
+_pending_limits: dict[str, int] = {}
+_flushed_at = time.monotonic()
+
 
 def observe(context: RequestContext, response: HttpResponseBase) -> None:
     """Count one answered /api/ request (a gateway.context observer)."""
+    global _flushed_at
     service = service_label(context.service)
     verb = context.verb if context.verb in VERBS else "OTHER"
     key = (service, verb, context.status)
-    children = _children.get(key)
-    if children is None:
-        children = _children.setdefault(
-            key, (REQUESTS.labels(service, verb, str(context.status)), DURATION.labels(service))
-        )
-    children[0].inc()
-    children[1].observe(context.duration)
-    if context.cache is not None:
-        result = context.cache if context.cache in CACHE_RESULTS else "other"
-        cache_child = _cache_children.get((service, result))
-        if cache_child is None:
-            cache_child = _cache_children.setdefault(
-                (service, result), CACHE.labels(service, result)
-            )
-        cache_child.inc()
-    if context.limited_by is not None:
-        LIMIT_REJECTIONS.labels(service).inc()
+    duration = context.duration
+    slot = bisect_left(_BOUNDS, duration)  # the first bucket whose bound holds it
+    now = time.monotonic()
+    with _lock:
+        tally = _pending.get(key)
+        if tally is None:
+            tally = _pending[key] = [0, 0.0, [0] * len(_BOUNDS)]
+        tally[0] += 1
+        tally[1] += duration
+        tally[2][slot] += 1
+        if context.cache is not None:
+            result = context.cache if context.cache in CACHE_RESULTS else "other"
+            _pending_cache[(service, result)] = _pending_cache.get((service, result), 0) + 1
+        if context.limited_by is not None:
+            _pending_limits[service] = _pending_limits.get(service, 0) + 1
+        due = now - _flushed_at >= FLUSH_SECONDS
+        if due:
+            _flushed_at = now
+    if due:
+        flush()
     if _shared_pools is not None:
         _shared_pools.maybe_publish()
+
+
+def flush() -> None:
+    """Add the tallied requests to the metrics (and to the files, in multiprocess mode)."""
+    global _pending, _pending_cache, _pending_limits
+    with _lock:
+        pending, _pending = _pending, {}
+        cache, _pending_cache = _pending_cache, {}
+        limits, _pending_limits = _pending_limits, {}
+    for (service, verb, status), (count, total, buckets) in pending.items():
+        children = _children.get((service, verb, status))
+        if children is None:
+            children = _children.setdefault(
+                (service, verb, status),
+                (REQUESTS.labels(service, verb, str(status)), DURATION.labels(service)),
+            )
+        counter, histogram = children
+        counter.inc(count)
+        # what Histogram.observe() does per value, once per bucket (prometheus-client keeps
+        # per-bucket counts in _buckets and the total in _sum; tests compare both ways)
+        histogram._sum.inc(total)
+        for index, number in enumerate(buckets):
+            if number:
+                histogram._buckets[index].inc(number)
+    for (service, result), count in cache.items():
+        child = _cache_children.get((service, result))
+        if child is None:
+            child = _cache_children.setdefault((service, result), CACHE.labels(service, result))
+        child.inc(count)
+    for service, count in limits.items():
+        LIMIT_REJECTIONS.labels(service).inc(count)
 
 
 def render(accept: str) -> tuple[bytes, str]:
@@ -212,6 +259,7 @@ def render(accept: str) -> tuple[bytes, str]:
     if not settings.GATEWAY_METRICS:
         raise Http404("metrics are turned off (GATEWAY_METRICS=false)")
     encoder, content_type = choose_encoder(accept)
+    flush()  # this process's tallies; other workers add theirs within FLUSH_SECONDS
     if _shared_pools is None:
         return encoder(REGISTRY), content_type
     _shared_pools.publish()  # this worker's pools as of now; the others' within a second
@@ -221,6 +269,8 @@ def render(accept: str) -> tuple[bytes, str]:
 
 
 def process_exited() -> None:
-    """Multiprocess mode: drop this process's live pool gauges (its counters stay counted)."""
+    """Count what is still tallied; in multiprocess mode drop this process's live pool gauges
+    (its counters stay counted)."""
+    flush()
     if MULTIPROCESS:
         prometheus_multiprocess.mark_process_dead(os.getpid(), MULTIPROC_DIR)

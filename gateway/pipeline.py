@@ -267,11 +267,12 @@ def _cached_read(
         segments=call.segments,
         query=call.query,
     )
-    entry = None if plan.refresh else read_cache.get(key)
+    found = read_cache.lookup(key, config.id, read, fetch=not plan.refresh)
+    entry = found.entry
     outcome = "hit" if entry is not None else "bypass" if plan.refresh else "miss"
     if entry is None:
         body = run_read(call.live, read, row_filter, verbs=call.grant.verbs)
-        entry = read_cache.put(key, body, config.cache_ttl)
+        entry = read_cache.put(found, body, config.cache_ttl)
     call.lap("db" if outcome != "hit" else "cache")
     context = current_context()
     if context is not None:

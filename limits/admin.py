@@ -69,6 +69,5 @@ class LimitAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.action(description="Reset the counters of the selected limits")
     def reset_counters(self, request: HttpRequest, queryset: QuerySet[Limit]) -> None:
-        for limit in queryset:
-            counters.reset(_rule(limit))
+        counters.reset_everywhere([_rule(limit) for limit in queryset])
         messages.success(request, f"Counters reset for {queryset.count()} limit(s).")

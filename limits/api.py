@@ -172,8 +172,7 @@ class LimitCacheView(APIView):
     def delete(self, request: Request) -> Response:
         if not as_bool(request.query_params.get("force", "")):
             raise BadRequest("Name a limit (limit_cache/{id}), or send force=true to reset all.")
-        for rule in self._rules():
-            counters.reset(rule)
+        counters.reset_everywhere(list(self._rules()))
         return Response({"success": True})
 
 
@@ -194,5 +193,5 @@ class LimitCacheDetail(APIView):
     @extend_schema(responses={200: dict})
     def delete(self, request: Request, pk: str) -> Response:
         rule = self._rule(pk)
-        counters.reset(rule)
+        counters.reset_everywhere([rule])
         return Response({"id": rule.id})

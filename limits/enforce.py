@@ -43,12 +43,11 @@ def _record(rule: LimitRule) -> dict[str, Any]:
     }
 
 
-def _headers(rule: LimitRule, count: int, now: float) -> dict[str, str]:
-    reset = counters.Window.of(rule, now).reset
+def _headers(rule: LimitRule, count: int, window: counters.Window) -> dict[str, str]:
     return {
         "X-RateLimit-Limit": str(rule.rate),
         "X-RateLimit-Remaining": str(max(0, rule.rate - count)),
-        "X-RateLimit-Reset": str(reset),
+        "X-RateLimit-Reset": str(window.reset),
     }
 
 
@@ -62,20 +61,26 @@ def enforce(caller: Caller) -> dict[str, str]:
     if not counted:
         return {}
     now = time.time()
-    counts = counters.hit(counted, now)
-    exceeded = [
-        (rule, count) for (rule, _), count in zip(counted, counts, strict=True) if count > rule.rate
-    ]
+    windows = [counters.Window.of(rule, now) for rule, _ in counted]
+    counts = counters.hit(counted, now, windows)
+    tightest = 0
+    exceeded = []
+    for index, ((rule, _), count) in enumerate(zip(counted, counts, strict=True)):
+        if count > rule.rate:
+            exceeded.append(index)
+        elif rule.rate - count < counted[tightest][0].rate - counts[tightest]:
+            tightest = index
     if exceeded:
-        rule, count = exceeded[-1]  # DF reports the headers of the last limit it evaluated
-        headers = _headers(rule, count, now)
-        headers["Retry-After"] = str(max(1, int(counters.Window.of(rule, now).reset - now)))
+        last = exceeded[-1]  # DF reports the headers of the last limit it evaluated
+        rule, window = counted[last][0], windows[last]
+        headers = _headers(rule, counts[last], window)
+        headers["Retry-After"] = str(max(1, int(window.reset - now)))
         raise LimitExceeded(
             rule.id,
-            context=[{"id": r.id, "name": r.name, "object": _record(r)} for r, _ in exceeded],
+            context=[
+                {"id": r.id, "name": r.name, "object": _record(r)}
+                for r in (counted[i][0] for i in exceeded)
+            ],
             headers=headers,
         )
-    tightest, count = min(
-        zip((rule for rule, _ in counted), counts, strict=True), key=lambda rc: rc[0].rate - rc[1]
-    )
-    return _headers(tightest, count, now)
+    return _headers(counted[tightest][0], counts[tightest], windows[tightest])

@@ -7,7 +7,7 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from limits import rules
+from limits import counters, rules
 from limits.models import Limit
 from services.registry import bump_metadata_version, registry
 
@@ -19,3 +19,4 @@ def limits_changed(sender: Any, **kwargs: Any) -> None:
 
 
 registry.on_change(rules.clear_cache)
+registry.on_change(counters.clear_leases)  # a reset anywhere reaches every process's leases

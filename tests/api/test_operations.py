@@ -452,3 +452,32 @@ def test_gateway_metrics_false_records_nothing_and_hides_metrics(tmp_path: Path)
     assert (done.returncode, done.stdout) == (0, "True 200\n"), done.stderr
     done = _python(code, tmp_path, GATEWAY_METRICS="false")
     assert (done.returncode, done.stdout) == (0, "False 404\n"), done.stderr
+
+
+def test_tallied_requests_reach_the_histogram_as_single_observations_would() -> None:
+    """observe() tallies per bucket and adds the tallies on flush (a scrape flushes first):
+    the exposed buckets, count and sum are those of one Histogram.observe() per request."""
+    durations = [0.0004, 0.0008, 0.003, 0.003, 0.07, 2.0, 42.0]  # none near a bound
+    before = scrape()
+    for seconds in durations:
+        context = RequestContext(request_id="x", method="GET", path="/api/v2/system/x", client="")
+        context.service, context.verb, context.status = "system", "GET", 299
+        context.started -= seconds  # `duration` is measured from `started`
+        metrics.observe(context, HttpResponse())
+    after = scrape()
+    name = "gateway_request_duration_seconds"
+    for bound in (*metrics.DURATION_BUCKETS, float("inf")):
+        le = "+Inf" if bound == float("inf") else str(bound)
+        expected = sum(1 for d in durations if d <= bound)
+        grown = value(after, f"{name}_bucket", service="system", le=le) - value(
+            before, f"{name}_bucket", service="system", le=le
+        )
+        assert grown == expected, (le, grown, expected)
+    assert value(after, f"{name}_count", service="system") - value(
+        before, f"{name}_count", service="system"
+    ) == len(durations)
+    grown_sum = value(after, f"{name}_sum", service="system") - value(
+        before, f"{name}_sum", service="system"
+    )
+    assert abs(grown_sum - sum(durations)) < 0.01
+    assert value(after, "gateway_requests_total", service="system", verb="GET", status="299") >= 7

@@ -809,6 +809,17 @@ def breakdown_main(requests: int) -> int:
         delta = statistics.median(x - y for x, y in zip(turns[v.name], lean, strict=True))
         shown = "" if v.name == "lean" else f"{delta:+.1f}"
         out.append(f"| {v.name} | {statistics.median(turns[v.name]):.1f} | {shown} |")
+    profiled = os.environ.get("BENCH_PROFILE")  # e.g. "+ limit": cProfile it, to stderr
+    if profiled:
+        import cProfile
+        import pstats
+
+        variant = next(v for v in VARIANTS if v.name == profiled)
+        with switched(variant):
+            batch = environs(variant, 5000)
+            profile = cProfile.Profile()
+            profile.runcall(time_requests, application, batch, 200)
+        pstats.Stats(profile, stream=sys.stderr).sort_stats("tottime").print_stats(30)
 
     def per_call(fn: Callable[[], object], n: int = 3000) -> float:
         fn()

@@ -124,6 +124,8 @@ def handle(request: HttpRequest, service: str, resource: str) -> HttpResponseBas
     live, grant = resolve_service(principal, service, "/".join(segments), verb)
     lap("auth")
     limit_headers = throttle(principal, grant, live, "/".join(segments), verb)
+    if limit_headers:
+        lap("limit")
     identity = identity_for(principal, grant, live.config, verb, request.path)
     call = Call(
         request=request,

@@ -11,6 +11,7 @@ the minute-window tests freeze the clock instead.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,10 +33,12 @@ from tests.conftest import (
     assert_error,
     assign_role,
     client_for,
+    drop_redis_prefix,
     login,
     make_app,
     make_role,
     make_user,
+    redis_caches,
     service_kwargs,
 )
 
@@ -1082,10 +1085,12 @@ def test_leases_never_let_more_calls_through_than_the_rate(
 
 
 def test_far_from_the_limit_a_process_asks_redis_once_per_lease(
-    cache_backend: str, monkeypatch: pytest.MonkeyPatch
+    settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if cache_backend != "redis":
-        pytest.skip("leases are for the shared (Redis) counters")
+    """Leases are for the shared counters: only on Redis."""
+    prefix = f"lease{uuid.uuid4().hex[:8]}"
+    settings.CACHES = redis_caches(prefix)
+    monkeypatch.setattr("limits.counters._leases.by_key", {})
     from gateway import redis_client
     from limits import counters
 
@@ -1105,3 +1110,4 @@ def test_far_from_the_limit_a_process_asks_redis_once_per_lease(
         counters.hit([(rule, "all")])
     assert calls <= 12  # 1 exact first call, then leases of LEASE_MAX
     assert counters.current(rule)[0][1] >= 640  # the counter shows the calls reserved
+    drop_redis_prefix(prefix)

@@ -38,7 +38,9 @@ def client() -> Any | None:
 
 
 def key(name: str) -> str:
-    """The key Django's cache would use for `name` (KEY_PREFIX and VERSION applied)."""
+    """The key Django's default key function makes for `name` (KEY_PREFIX and VERSION)."""
+    if _held is _UNKNOWN:
+        client()  # reads the backend's prefix and version
     prefix, version = _prefix
     return f"{prefix}:{version}:{name}"
 

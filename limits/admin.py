@@ -12,7 +12,7 @@ from django.http import HttpRequest
 
 from gateway.errors import BadRequest
 from limits import counters
-from limits.api import _check
+from limits.api import check_limit
 from limits.models import Limit
 from limits.rules import LimitRule, rule_from
 
@@ -43,7 +43,7 @@ class LimitForm(ModelForm):  # type: ignore[type-arg]
         for key, value in cleaned.items():
             setattr(self.instance, key, value)
         try:
-            _check(self.instance)  # the system API's checks, with its messages
+            check_limit(self.instance)  # the system API's checks, with its messages
         except BadRequest as exc:
             raise ValidationError(exc.message) from None
         return cleaned

@@ -52,7 +52,7 @@ def _period(value: Any) -> Any:
     return value
 
 
-def _check(limit: Limit) -> None:
+def check_limit(limit: Limit) -> None:
     """The spec's checks on a whole limit; 400s say what to fix."""
     name = limit.name
     if limit.type not in LIMIT_TYPES:
@@ -149,7 +149,7 @@ class LimitResource(RecordResource):
             if key in fields and fields[key] is None:
                 fields[key] = ""
         limit: Limit = self.validated(LimitSerializer, fields, instance)
-        _check(limit)
+        check_limit(limit)
         limit.save()
         return limit
 

@@ -16,6 +16,8 @@ class GatewayError(Exception):
 
     status: ClassVar[int] = 500
     default_message: ClassVar[str] = "An internal error occurred."
+    # what caused it, for the log line of a 5xx (an SQLSTATE or an exception class); never sent
+    cause: str | None = None
 
     def __init__(
         self,

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import (
@@ -23,10 +22,9 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from gateway.errors import GatewayError
-from services.api import check_connection
+from services import executor
 from services.config import ServiceConfig
 from services.models import Service
-from services.pgerrors import classify
 from services.registry import registry
 from services.routines.catalog import Routine, RoutineCatalog, load_catalog
 from services.schema_cache import Table
@@ -61,7 +59,7 @@ def test_connection(
     if not model_admin.has_change_permission(request, service):
         raise PermissionDenied
     try:
-        result = check_connection(ServiceConfig.from_model(service))
+        result = executor.test_connection(ServiceConfig.from_model(service))
     except GatewayError as exc:
         messages.error(request, f"{service.name}: {exc.message}")
     else:
@@ -97,8 +95,7 @@ def _table_rows(table: Table) -> list[ColumnRow]:
 
 def _routines(live: Any, refresh: bool) -> list[Routine]:
     def build() -> RoutineCatalog:
-        with live.pool.connection() as conn:
-            return load_catalog(conn, live.config.schema)
+        return executor.read(live, lambda conn: load_catalog(conn, live.config.schema))
 
     # same cache key as services/resources/routines.py, so the API and the admin share it
     catalog: RoutineCatalog = live.cached("routines", build, refresh=refresh)
@@ -130,8 +127,6 @@ def schema(model_admin: ServiceAdmin, request: HttpRequest, object_id: str) -> H
         routines = _routines(live, refresh)
     except GatewayError as exc:
         error = exc.message
-    except psycopg.Error as exc:
-        error = classify(exc).message
     context = {
         **model_admin.admin_site.each_context(request),
         "title": f"Schema of {service.name}",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
@@ -17,13 +16,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from gateway.credentials import extract_credentials
-from gateway.errors import BadRequest, ServiceUnavailable
+from gateway.errors import BadRequest
 from gateway.system_records import RecordResource, views_for
 from rbac.policy import authenticate
 from services.config import ServiceConfig
+from services.executor import test_connection
 from services.models import MASKED_PASSWORD, Service
-from services.pgerrors import classify_connect_error
-from services.pools import connect_once
 
 CONFIG_FIELDS = (
     "host",
@@ -137,23 +135,6 @@ def _get(pk: int) -> Service:
     return ServiceResource().get(pk)  # type: ignore[no-any-return]
 
 
-def check_connection(config: ServiceConfig) -> dict[str, Any]:
-    """Connect once; the server version, or a classified 503 saying what to fix."""
-    try:
-        with connect_once(config) as conn:
-            version = conn.execute("SELECT version()").fetchone()
-    except psycopg.Error as exc:
-        kind, message = classify_connect_error(exc)
-        raise ServiceUnavailable(
-            f"Database connection failed. {message}", context={"reason": kind}
-        ) from None
-    return {
-        "success": True,
-        "message": "Connection succeeded.",
-        "server_version": version[0] if version else None,
-    }
-
-
 class ServiceTest(APIView):
     """POST /system/service/{id}/_test: try the stored settings (body `config` overrides them)."""
 
@@ -164,7 +145,7 @@ class ServiceTest(APIView):
         overrides = _flatten({"config": data.get("config") or {}})
         for key, value in overrides.items():
             setattr(service, key, value)
-        return Response(check_connection(ServiceConfig.from_model(service)))
+        return Response(test_connection(ServiceConfig.from_model(service)))
 
 
 class ServiceTypes(APIView):

@@ -16,6 +16,7 @@ import psycopg
 from gateway.context import note_rows
 from gateway.errors import BatchError, Forbidden, GatewayError, NotFound
 from rbac.policy import FULL_ACCESS
+from services import executor
 from services.bulk import insert_batch
 from services.pgerrors import classify
 from services.plan.types import BoundNode, BoundRead, BoundRecord, BoundWrite
@@ -65,18 +66,19 @@ def run_read(
 
     `verbs` is the caller's grant, shown as `access` in `meta.schema` (include_schema).
     """
-    try:
-        with live.pool.connection() as conn:
-            if read.key_values is not None:
-                return _key_read(conn, read, row_filter)
-            stmt = compile_page(read, row_filter)
-            rows = conn.execute(stmt.query, stmt.params).fetchone()
-            rows_json, count, more = rows if rows else ("[]", 0, False)
-            if more:
-                where = _and(read.where, row_filter)
-                count = _one(conn, compile_count(read.table, where, read.group))
-    except psycopg.Error as exc:
-        raise classify(exc) from None
+    if read.key_values is not None:
+        return executor.read(live, lambda conn: _key_read(conn, read, row_filter))
+
+    def page(conn: psycopg.Connection[Any]) -> tuple[str, int, bool]:
+        stmt = compile_page(read, row_filter)
+        row = conn.execute(stmt.query, stmt.params).fetchone()
+        rows_json, count, more = row if row else ("[]", 0, False)
+        if more:
+            where = _and(read.where, row_filter)
+            count = _one(conn, compile_count(read.table, where, read.group))
+        return rows_json, count, more
+
+    rows_json, count, more = executor.read(live, page)
     if read.count_only:
         return str(count).encode()
     meta: dict[str, Any] = {}
@@ -190,7 +192,7 @@ def _apply(
 
 def _single(live: LiveService, write: BoundWrite, row_filter: BoundNode | None) -> str:
     """One record in its own statement: autocommit, or a transaction when a check may undo it."""
-    with live.pool.connection() as conn:
+    with executor.connection(live, write=True) as conn:
         if row_filter is None:
             return _apply(conn, write, write.records[0], None)
         with conn.transaction():
@@ -231,14 +233,11 @@ def _filtered_write(live: LiveService, write: BoundWrite, row_filter: BoundNode 
         )
     else:
         stmt = compile_delete(write.table, write.returning, where=where)
-    try:
-        with live.pool.connection() as conn, conn.transaction():
-            row = conn.execute(stmt.query, stmt.params).fetchone()
-            rows = (row[0] if row else None) or "[]"
-            if checked and row is not None and row[1] is not True:
-                raise Forbidden(DENIED)
-    except psycopg.Error as exc:
-        raise classify(exc) from None
+    with executor.connection(live, write=True) as conn, conn.transaction():
+        row = conn.execute(stmt.query, stmt.params).fetchone()
+        rows = (row[0] if row else None) or "[]"
+        if checked and row is not None and row[1] is not True:
+            raise Forbidden(DENIED)
     if write.force and write.action == "delete":
         return b'{"success":true}'
     body = rows.encode()
@@ -249,34 +248,30 @@ def _filtered_write(live: LiveService, write: BoundWrite, row_filter: BoundNode 
 
 def _batch(live: LiveService, write: BoundWrite, row_filter: BoundNode | None) -> bytes:
     if write.action == "create" and write.mode != "continue":
-        with live.pool.connection() as conn:
+        with executor.connection(live, write=True) as conn:
             created = insert_batch(
                 conn, write, lambda r: _apply(conn, write, r, row_filter), check=row_filter
             )
         return _batch_outcome(write, created)
     results: list[str | GatewayError] = []
-    with live.pool.connection() as conn:
-        try:
-            with conn.transaction():
-                for index, record in enumerate(write.records):
-                    try:
-                        if write.mode == "rollback" or (index == 0 and write.mode == "stop"):
-                            out = _apply(conn, write, record, row_filter)
-                        else:
-                            with conn.transaction():  # a savepoint keeps earlier records
-                                out = _apply(conn, write, record, row_filter)
-                    except GatewayError as exc:
-                        if exc.status >= 500 and exc.status != 504:
-                            raise
-                        results.append(exc)
-                        if write.mode == "rollback" or (write.mode == "stop" and index == 0):
-                            raise psycopg.Rollback() from None
-                        if write.mode == "stop":
-                            break
-                        continue
-                    results.append(out)
-        except psycopg.Error as exc:
-            raise classify(exc) from None
+    with executor.connection(live, write=True) as conn, conn.transaction():
+        for index, record in enumerate(write.records):
+            try:
+                if write.mode == "rollback" or (index == 0 and write.mode == "stop"):
+                    out = _apply(conn, write, record, row_filter)
+                else:
+                    with conn.transaction():  # a savepoint keeps earlier records
+                        out = _apply(conn, write, record, row_filter)
+            except GatewayError as exc:
+                if exc.status >= 500 and exc.status != 504:
+                    raise
+                results.append(exc)
+                if write.mode == "rollback" or (write.mode == "stop" and index == 0):
+                    raise psycopg.Rollback() from None
+                if write.mode == "stop":
+                    break
+                continue
+            results.append(out)
     return _batch_outcome(write, results)
 
 

@@ -19,6 +19,7 @@ from django.db import DatabaseError, close_old_connections, connections, transac
 from django.db.models import F
 
 from gateway.errors import Forbidden, NotFound
+from services import executor
 from services.config import ServiceConfig
 from services.introspection import introspect
 from services.pools import ServicePool
@@ -44,8 +45,10 @@ class LiveService:
             return cached
         with self._lock:
             if self._schema is None or refresh:
-                with self.pool.connection(catalog=True) as conn:
-                    self._schema = introspect(conn, self.config.schema)
+                schema = self.config.schema
+                self._schema = executor.read(
+                    self, lambda conn: introspect(conn, schema), catalog=True
+                )
                 self._extras.clear()
             return self._schema
 

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 
 from gateway.errors import BadRequest, Conflict, GatewayError
+from services import executor
 from services.pgerrors import classify
 from services.registry import LiveService
 from services.schema_cache import SchemaCache
@@ -70,7 +71,7 @@ def execute(conn: psycopg.Connection[Any], statements: Iterable[ddl.Statement]) 
 def run_in_transaction(live: LiveService, statements: list[ddl.Statement]) -> None:
     """All statements or none, then refresh the schema cache."""
     try:
-        with live.pool.connection() as conn, conn.transaction():
+        with executor.connection(live, write=True) as conn, conn.transaction():
             execute(conn, statements)
     finally:
         live.schema_changed()
@@ -151,7 +152,7 @@ def apply_tables(
     results: list[str | GatewayError] = []
     all_or_nothing = rollback or len(items) == 1
     try:
-        with live.pool.connection() as conn:
+        with executor.connection(live, write=True) as conn:
             if all_or_nothing:
                 with conn.transaction():
                     for item in items:

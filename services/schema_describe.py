@@ -16,8 +16,8 @@ import psycopg
 
 from gateway.responses import label_for, plural
 from rbac.verbs import verb_names
+from services import executor
 from services.introspection import FK_ACTIONS
-from services.pgerrors import classify
 from services.registry import LiveService
 from services.schema_cache import Column, Relation, SchemaCache, Table
 
@@ -186,11 +186,7 @@ def load_extras(live: LiveService, cache: SchemaCache, *, refresh: bool = False)
     def build() -> Extras:
         if not schemas:
             return {}
-        try:
-            with live.pool.connection(catalog=True) as conn:
-                return _read_extras(conn, schemas)
-        except psycopg.Error as exc:
-            raise classify(exc) from None
+        return executor.read(live, lambda conn: _read_extras(conn, schemas), catalog=True)
 
     result: Extras = live.cached(EXTRAS_KEY, build, refresh=refresh)
     return result

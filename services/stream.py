@@ -16,10 +16,11 @@ import psycopg
 from psycopg.abc import Buffer
 from psycopg.adapt import Loader
 
-from gateway.errors import BadRequest
+from gateway.errors import BadRequest, GatewayError
 from rbac.policy import Grant
+from services import executor
 from services.config import ServiceConfig
-from services.pgerrors import classify
+from services.executor import ConnectionLost
 from services.plan.types import BoundNode, BoundRead, TableRead
 from services.registry import LiveService
 from services.sql.compile import Statement
@@ -135,7 +136,7 @@ def _csv_batches(conn: psycopg.Connection[Any], stmt: Statement) -> Iterator[byt
 def _batches(live: LiveService, fmt: StreamFormat, stmt: Statement) -> Iterator[bytes]:
     # Leaving these blocks (end of rows, an error, or close() on a client disconnect) cancels
     # an unfinished COPY, closes the cursor, ends the transaction and returns the connection.
-    with live.pool.connection() as conn, conn.transaction():
+    with executor.connection(live) as conn, conn.transaction():
         if fmt == "csv":
             yield from _csv_batches(conn, stmt)
         else:
@@ -146,13 +147,10 @@ class RowStream:
     """The response body of a stream: an iterator of byte chunks; close() releases the
     connection (StreamingHttpResponse calls it when the response is done or abandoned)."""
 
-    def __init__(self, batches: Iterator[bytes], content_type: str) -> None:
+    def __init__(self, batches: Iterator[bytes], first: bytes, content_type: str) -> None:
         self.content_type = content_type
         self._batches = batches
-        try:
-            self._first: bytes | None = next(batches, b"")  # runs the query
-        except psycopg.Error as exc:
-            raise classify(exc) from None
+        self._first: bytes | None = first
 
     def __iter__(self) -> RowStream:
         return self
@@ -163,13 +161,19 @@ class RowStream:
             return first
         try:
             return next(self._batches)
-        except psycopg.Error as exc:
+        except GatewayError as exc:
             # the status line is sent: the server can only cut the response short
-            log.warning("stream aborted by the database: %s", exc.sqlstate or type(exc).__name__)
-            raise classify(exc) from None
+            log.warning("stream aborted by the database: %s", exc.cause or exc.message)
+            raise
 
     def close(self) -> None:
         self._batches.close()
+
+
+def _start(live: LiveService, fmt: StreamFormat, stmt: Statement) -> RowStream:
+    """Run the query and read the first batch, so a failure still gets the error envelope."""
+    batches = _batches(live, fmt, stmt)
+    return RowStream(batches, next(batches, b""), CONTENT_TYPES[fmt])
 
 
 def open_stream(
@@ -184,4 +188,9 @@ def open_stream(
         stmt = compile_csv(read, limit, row_filter)
     else:
         stmt = compile_ndjson(read, limit, row_filter)
-    return RowStream(_batches(live, fmt, stmt), CONTENT_TYPES[fmt])
+    try:
+        return _start(live, fmt, stmt)
+    except ConnectionLost as lost:  # nothing was sent yet: once more on a fresh connection
+        if not lost.retryable:
+            raise
+    return _start(live, fmt, stmt)

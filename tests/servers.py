@@ -74,6 +74,20 @@ def granian(port: int) -> list[str]:
     ]
 
 
+def granian_workers(workers: int) -> Callable[[int], list[str]]:
+    """granian with several single-threaded workers, as the Dockerfile runs it."""
+
+    def command(port: int) -> list[str]:
+        return [
+            *(sys.executable, "-m", "granian", "--interface", "wsgi"),
+            *("--workers", str(workers), "--blocking-threads", "1", "--no-ws"),
+            *("--host", "127.0.0.1", "--port", str(port), "--log-level", "info"),
+            "gateway.wsgi:application",
+        ]
+
+    return command
+
+
 def gunicorn(port: int) -> list[str]:
     """The documented alternative (graceful on SIGTERM up to --graceful-timeout)."""
     return [

@@ -15,6 +15,7 @@ import psycopg
 from gateway.errors import BadRequest, GatewayError, NotFound
 from gateway.responses import label_for
 from rbac.verbs import verb_names
+from services import executor
 from services.pgerrors import classify
 from services.resources import ResourceCall, ResourceResult
 from services.routines.catalog import Routine, RoutineCatalog, RoutineKind, load_catalog
@@ -62,11 +63,9 @@ def _flag(call: ResourceCall, name: str) -> bool:
 
 def _catalog(call: ResourceCall) -> RoutineCatalog:
     def build() -> RoutineCatalog:
-        try:
-            with call.live.pool.connection(catalog=True) as conn:
-                return load_catalog(conn, call.live.config.schema)
-        except psycopg.Error as exc:
-            raise classify(exc) from None
+        return executor.read(
+            call.live, lambda conn: load_catalog(conn, call.live.config.schema), catalog=True
+        )
 
     catalog: RoutineCatalog = call.live.cached("routines", build, refresh=_flag(call, "refresh"))
     return catalog
@@ -189,7 +188,8 @@ def _call(call: ResourceCall, kind: RoutineKind) -> bytes:
         stmt = compile_function(bound)
     else:
         stmt = compile_procedure(bound)
-    with call.live.pool.connection() as conn:
+    # a function may write as well as a procedure: neither is retried on a lost connection
+    with executor.connection(call.live, write=True) as conn:
         try:
             cursor = conn.execute(stmt.query, stmt.params)
             row = cursor.fetchone() if cursor.description is not None else None

@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 from gateway.errors import BadRequest, Forbidden
 from rbac.policy import Grant
 from rbac.verbs import WRITE_VERBS
+from services import executor
 from services.pgerrors import classify
 from services.plan.parse import NO_BODY
 from services.resources import ResourceCall, ResourceResult
@@ -106,7 +107,7 @@ def handle(call: ResourceCall) -> ResourceResult:
     query, params = _request(call)
     cap = config.effective_max_records
     read_only = not may_write(call.grant)
-    with call.live.pool.connection() as conn:
+    with executor.connection(call.live, write=not read_only) as conn:
         try:
             with conn.transaction():
                 if read_only:

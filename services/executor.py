@@ -1,0 +1,103 @@
+"""The one way to a service database (issue #10): every statement runs inside `connection()`.
+
+It owns the checkout (breaker, short acquire timeout, no dead connection handed out, the
+caller's database identity), turns every driver error into a classified GatewayError
+(services/pgerrors.py) that remembers its SQLSTATE for the log line, and reacts to a connection
+that died under a statement: the pool learns of it, a read is retried once on a fresh
+connection (`read()`), a write never is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import psycopg
+
+from gateway.errors import GatewayError, ServiceUnavailable
+from services.config import ServiceConfig
+from services.pgerrors import classify, classify_connect_error, is_connection_error
+from services.pools import Connection, ServicePool, connect_once
+
+T = TypeVar("T")
+
+
+class ConnectionLost(ServiceUnavailable):
+    """The connection died under a statement; `retryable` while the server still answers."""
+
+    def __init__(self, message: str, *, retryable: bool, cause: str) -> None:
+        super().__init__(
+            message,
+            context={"reason": "connection_lost"},
+            headers={"Retry-After": "1"},
+        )
+        self.retryable = retryable
+        self.cause = cause
+
+
+def _died(conn: Connection) -> bool:
+    return conn.closed or conn.broken
+
+
+def _lost(pool: ServicePool, exc: BaseException, *, write: bool) -> ConnectionLost:
+    """Tell the pool; the error for the client (a write's outcome is unknown: say so)."""
+    pool.connection_lost()
+    cause = getattr(exc, "sqlstate", None) or type(exc).__name__
+    name = pool.config.name
+    if write:
+        message = (
+            f"The connection to service '{name}' was lost while the statement ran. It may "
+            "have changed data, so it was not retried: check before sending it again."
+        )
+    else:
+        message = f"The connection to service '{name}' was lost; retry the request."
+    return ConnectionLost(message, retryable=not write and not pool.breaker.is_open, cause=cause)
+
+
+@contextmanager
+def connection(live: Any, *, write: bool = False, catalog: bool = False) -> Iterator[Connection]:
+    """A pooled connection for the block; every psycopg error leaving it is a GatewayError."""
+    pool: ServicePool = live.pool
+    with pool.connection(catalog=catalog) as conn:
+        try:
+            yield conn
+        except ConnectionLost:
+            raise
+        except psycopg.Error as exc:
+            if _died(conn) or is_connection_error(exc):
+                raise _lost(pool, exc, write=write) from exc
+            raise classify(exc) from exc
+        except GatewayError as exc:
+            if _died(conn):  # a per-record handler classified the dying connection's error
+                raise _lost(pool, exc, write=write) from exc
+            raise
+
+
+def read(live: Any, work: Callable[[Connection], T], *, catalog: bool = False) -> T:
+    """Run a read; if its connection died before any result, once more on a fresh one."""
+    try:
+        with connection(live, catalog=catalog) as conn:
+            return work(conn)
+    except ConnectionLost as lost:
+        if not lost.retryable:
+            raise
+    with connection(live, catalog=catalog) as conn:
+        return work(conn)
+
+
+def test_connection(config: ServiceConfig) -> dict[str, Any]:
+    """Connect once with these settings: the server version, or a classified 503."""
+    try:
+        with connect_once(config) as conn:
+            version = conn.execute("SELECT version()").fetchone()
+    except psycopg.Error as exc:
+        kind, message = classify_connect_error(exc)
+        raise ServiceUnavailable(
+            f"Database connection failed. {message}", context={"reason": kind}
+        ) from None
+    return {
+        "success": True,
+        "message": "Connection succeeded.",
+        "server_version": version[0] if version else None,
+    }

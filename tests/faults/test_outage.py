@@ -1,0 +1,104 @@
+"""A database that goes away and comes back (issue #10): a real gateway (granian, two workers
+sharing Redis) in front of a private PostgreSQL that these tests stop, restart and whose
+connections they terminate, under a bounded load of concurrent reads.
+
+While it is down every answer is a quick 503 with Retry-After (no request waits for the pool
+timeout) and the other service keeps answering; within a second of it being back every
+request succeeds, and no stale pooled connection ever surfaces as an error.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.faults.harness import FAULTY, STEADY, Answer, Load, Stand, between, on, stand
+
+pytestmark = pytest.mark.slow
+
+FAST = 0.1  # seconds: an answer while the breaker is open
+BACK_WITHIN = 1.0  # seconds after the server accepts connections again
+
+
+@pytest.fixture(scope="module")
+def faults(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stand]:
+    with stand(pg_server, tmp_path_factory.mktemp("faults")) as ready:
+        yield ready
+
+
+def _statuses(answers: list[Answer]) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for answer in answers:
+        counts[answer.status] = counts.get(answer.status, 0) + 1
+    return counts
+
+
+def test_outage_answers_503_at_once_and_recovers_within_a_second(faults: Stand) -> None:
+    load = Load(faults.gateway.port, faults.headers, [FAULTY, STEADY], threads=2).start()
+    try:
+        time.sleep(1.0)
+        stopping = time.monotonic()
+        faults.pg.stop("fast")
+        down = time.monotonic()
+        time.sleep(1.5)
+        # a write while it is down: refused at once, nothing pretends to have been written
+        started = time.monotonic()
+        status, body, headers = faults.gateway.call(
+            "POST", FAULTY, {"resource": [{"id": 999, "name": "x"}]}, headers=faults.headers
+        )
+        assert time.monotonic() - started < FAST
+        assert status == 503, body
+        assert headers.get("retry-after") == "1"
+        assert body["error"]["context"]["reason"] in ("connection_refused", "shutting_down")
+        time.sleep(0.5)
+        starting = time.monotonic()
+        faults.pg.start()
+        back = time.monotonic()
+        time.sleep(2.5)
+    finally:
+        answers = load.stop()
+        if not faults.pg.running():
+            faults.pg.start()
+    faulty, steady = on(answers, FAULTY), on(answers, STEADY)
+
+    assert _statuses(between(faulty, 0, stopping)) == {200: len(between(faulty, 0, stopping))}
+    # only 200 or 503 while it stops and starts: never a 500, never a hang
+    assert set(_statuses(faulty)) <= {200, 503}, _statuses(faulty)
+
+    outage = between(faulty, down, starting)
+    assert len(outage) > 100, "the load did not run during the outage"
+    assert all(a.status == 503 and a.retry_after == "1" for a in outage), _statuses(outage)
+    slowest = max(a.elapsed for a in outage)
+    assert slowest < FAST, f"an answer took {slowest * 1000:.0f} ms while the database was down"
+    assert "Connection refused" in outage[-1].message, outage[-1].message
+
+    # back: the first success soon after the server accepts connections, then only successes
+    after = [a for a in faulty if a.started >= back + BACK_WITHIN]
+    assert len(after) >= 100
+    assert all(a.status == 200 for a in after), [(a.status, a.message) for a in after[:5]]
+    first_ok = next(a for a in faulty if a.started >= back and a.status == 200)
+    assert first_ok.started - back < BACK_WITHIN
+
+    # the other service never noticed
+    assert steady and all(a.status == 200 for a in steady), _statuses(steady)
+
+
+def test_terminated_connections_are_never_handed_out(faults: Stand) -> None:
+    load = Load(faults.gateway.port, faults.headers, [FAULTY], threads=3).start()
+    try:
+        time.sleep(0.5)
+        marks = []
+        for _ in range(3):  # every pooled connection of every worker, three times over
+            marks.append(time.monotonic())
+            assert faults.pg.terminate_clients("faulty") >= faults.workers
+            time.sleep(0.7)
+    finally:
+        answers = load.stop()
+    after = [a for a in answers if a.started >= marks[0]]
+    assert len(after) >= 100
+    # a read that met a dead connection was retried on a fresh one: no error at all
+    assert all(a.status == 200 for a in answers), [
+        (a.status, a.message) for a in answers if a.status != 200
+    ][:5]

@@ -25,6 +25,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import environ
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -66,18 +67,47 @@ def stored_secret(env_var: str, filename: str, generate: Callable[[], str]) -> s
     return value
 
 
+ENV_FILE = ROOT / ".env"
+ENV_HEADER = (
+    "# Written by `make run`: the keys the demo server encrypts and signs with. Settings read\n"
+    "# this file, so manage.py commands run beside the server use the same keys. Git-ignored.\n"
+)
+
+
 def demo_secrets() -> dict[str, str]:
-    """SECRET_KEY and GATEWAY_ENCRYPTION_KEY for the demo server (env wins, else .data/)."""
+    """SECRET_KEY and GATEWAY_ENCRYPTION_KEY for the demo server and every manage.py command.
+
+    The environment wins, then the repository's .env (which gateway/settings.py reads too);
+    a key found in neither is generated once (or taken from the .data/ file where earlier
+    versions kept it, so stored passwords still decrypt) and appended to .env.
+    """
     from cryptography.fernet import Fernet
 
-    return {
-        "SECRET_KEY": stored_secret(
-            "SECRET_KEY", "demo-secret-key", lambda: secrets.token_urlsafe(50)
-        ),
-        "GATEWAY_ENCRYPTION_KEY": stored_secret(
-            "GATEWAY_ENCRYPTION_KEY", "demo-encryption-key", lambda: Fernet.generate_key().decode()
-        ),
+    environ.Env.read_env(ENV_FILE, overwrite=False)  # what settings will see, environment first
+    wanted = {
+        "SECRET_KEY": ("demo-secret-key", lambda: secrets.token_urlsafe(50)),
+        "GATEWAY_ENCRYPTION_KEY": ("demo-encryption-key", lambda: Fernet.generate_key().decode()),
     }
+    values: dict[str, str] = {}
+    added: list[str] = []
+    for name, (legacy, generate) in wanted.items():
+        value = os.environ.get(name, "")
+        if not value:
+            old = DATA / legacy
+            value = old.read_text().strip() if old.exists() else ""
+            value = value or generate()
+            added.append(f"{name}={value}\n")
+        values[name] = value
+    if added:
+        new_file = not ENV_FILE.exists()
+        ENV_FILE.touch(mode=0o600, exist_ok=True)
+        with ENV_FILE.open("a") as out:
+            if new_file:
+                out.write(ENV_HEADER)
+            out.writelines(added)
+        names = ", ".join(line.split("=", 1)[0] for line in added)
+        say(f"==> wrote {names} to .env (git-ignored); manage.py commands read it too")
+    return values
 
 
 def check_port_free(port: int) -> None:
@@ -294,15 +324,22 @@ def shared_cache() -> str | None:
 
 
 def run() -> int:
+    environ.Env.read_env(ENV_FILE, overwrite=False)  # as settings will: the environment wins
     port = int(os.environ.get("PORT") or 8000)
     workers = os.environ.get("WEB_CONCURRENCY") or "2"
     cache_url = shared_cache()
-    if cache_url is None and not os.environ.get("WEB_CONCURRENCY"):
-        say("note: no Redis at 127.0.0.1:6379 and no CACHE_URL: one worker, local-memory cache")
+    if cache_url is None or cache_url.startswith("locmem"):
+        if workers != "1":
+            say(
+                "note: no shared cache (no Redis at 127.0.0.1:6379, no redis CACHE_URL): one "
+                "worker on the local-memory cache, since several would each keep their own "
+                "data cache and rate-limit counters"
+            )
         workers = "1"
     else:
         os.environ["CACHE_URL"] = cache_url
         os.environ.setdefault("CACHE_KEY_PREFIX", "pg-gateway-demo")
+    os.environ["WEB_CONCURRENCY"] = workers  # what the server's preflight is told
     base = f"http://127.0.0.1:{port}"
     check_port_free(port)
     DATA.mkdir(exist_ok=True)

@@ -15,7 +15,9 @@ class GatewayConfig(AppConfig):
         import gateway.checks  # noqa: F401  (registers the system checks)
         from gateway import metrics, shutdown
         from gateway.context import add_observer
+        from gateway.logs import log_failure
 
+        add_observer(log_failure)
         if settings.GATEWAY_METRICS:  # off: requests are not recorded, /metrics answers 404
             add_observer(metrics.observe)
         shutdown.install()

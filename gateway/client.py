@@ -1,4 +1,4 @@
-"""The client's address, for login throttling and (later) the audit trail."""
+"""The client's address, for login throttling, rate limits and the audit trail."""
 
 from __future__ import annotations
 
@@ -7,10 +7,18 @@ from django.http import HttpRequest
 
 
 def client_address(request: HttpRequest) -> str:
-    """REMOTE_ADDR, or the first X-Forwarded-For entry behind a trusted proxy."""
-    if settings.GATEWAY_TRUST_X_FORWARDED_FOR:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        first = forwarded.split(",", 1)[0].strip()
-        if first:
-            return first
-    return str(request.META.get("REMOTE_ADDR") or "unknown")
+    """REMOTE_ADDR; behind trusted proxies (GATEWAY_TRUST_X_FORWARDED_FOR), the address the
+    outermost trusted proxy saw.
+
+    Each proxy appends the address it was connected from to X-Forwarded-For, so with N trusted
+    proxies the last N hops of `X-Forwarded-For + [REMOTE_ADDR]` are the proxies themselves and
+    the hop before them is the client. Anything further left was sent by the client and can be
+    forged, so it is never used.
+    """
+    remote = str(request.META.get("REMOTE_ADDR") or "unknown")
+    if not settings.GATEWAY_TRUST_X_FORWARDED_FOR:
+        return remote
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()] + [remote]
+    proxies = max(1, settings.GATEWAY_TRUSTED_PROXY_COUNT)
+    return hops[-(proxies + 1)] if len(hops) > proxies else hops[0]

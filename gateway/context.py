@@ -52,6 +52,8 @@ class RequestContext:
     cache: str | None = None  # "hit", "miss" or "bypass" for cacheable reads
     limited_by: int | None = None  # id of the rate limit that refused the call
     preflight: bool = False  # a CORS preflight (answered before any API code ran)
+    error: str | None = None  # the message an error answer told the client
+    cause: str | None = None  # what caused it: an SQLSTATE or an exception class (5xx logs)
 
     @property
     def duration(self) -> float:
@@ -84,6 +86,13 @@ def add_observer(observer: Observer) -> None:
 
 def current() -> RequestContext | None:
     return _current.get()
+
+
+def note_error(message: str, cause: str | None) -> None:
+    """An error answer is being rendered: what the client is told, and why (for the logs)."""
+    context = _current.get()
+    if context is not None:
+        context.error, context.cause = message, cause
 
 
 def note_rows(count: int) -> None:

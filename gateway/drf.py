@@ -11,6 +11,7 @@ from rest_framework import exceptions as drf
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from gateway.context import note_error
 from gateway.errors import (
     BadRequest,
     Forbidden,
@@ -21,6 +22,7 @@ from gateway.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from gateway.request_body import parse_json
 
 _BY_TYPE: list[tuple[type[Exception], type[GatewayError]]] = [
     (drf.NotAuthenticated, NotAuthenticated),
@@ -35,9 +37,18 @@ _BY_TYPE: list[tuple[type[Exception], type[GatewayError]]] = [
 ]
 
 
-class AnyTypeJSONParser(JSONParser):
+class GatewayJSONParser(JSONParser):
+    """DRF's JSON parser with the data API's checks: a 400 naming where the JSON broke, and
+    no lone surrogate (which no database can store) in any string."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        raw = stream.read() if stream is not None else b""
+        return parse_json(raw, exact_numbers=False) if raw else {}
+
+
+class AnyTypeJSONParser(GatewayJSONParser):
     """JSON bodies sent with another (or no) Content-Type, as DF sniffs them (spec §1.3):
-    `curl -d '{...}'` sends application/x-www-form-urlencoded. Listed after JSONParser."""
+    `curl -d '{...}'` sends application/x-www-form-urlencoded. Listed after GatewayJSONParser."""
 
     media_type = "*/*"
 
@@ -77,4 +88,5 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     error = as_gateway_error(exc)
     if error is None:
         return None
+    note_error(error.message, error.cause or type(exc).__name__)
     return Response({"error": error.as_dict()}, status=error.status, headers=error.headers)

@@ -78,6 +78,11 @@ class PayloadTooLarge(GatewayError):
     default_message = "Request body is too large."
 
 
+class UriTooLong(GatewayError):
+    status = 414
+    default_message = "The request URL is too long."
+
+
 class UnsupportedMediaType(GatewayError):
     status = 415
     default_message = "Unsupported media type."

@@ -12,7 +12,9 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.context import current
+from django.http import HttpResponseBase
+
+from gateway.context import RequestContext, current
 
 # A credential in a query string (?api_key=..., &session_token=...) inside a log message.
 _CREDENTIAL = re.compile(
@@ -44,6 +46,39 @@ class RequestFilter(logging.Filter):
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
+
+
+failures = logging.getLogger("gateway.failures")
+
+
+def log_failure(context: RequestContext, response: HttpResponseBase) -> None:
+    """Observer: one line for every 5xx answer (issue #10): the request id, the service, what
+    caused it (SQLSTATE or exception class) and what the client was told. A traceback, when
+    there is one, was logged where the exception was caught; the client never gets one."""
+    status = response.status_code
+    if status < 500:
+        return
+    fields = {
+        "status": status,
+        "method": context.verb or context.method,
+        "path": context.path,
+        "service": context.service,
+        "cause": context.cause,
+        "told": context.error,
+        "ms": round(context.duration * 1000, 1),
+    }
+    level = logging.WARNING if status in (503, 504) else logging.ERROR
+    text = " ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in fields.items())
+    failures.log(level, "request failed: %s", text, extra={"fields": fields})
+
+
+class SkipApiRequests(logging.Filter):
+    """For django.request: /api/ answers are logged by log_failure (5xx) or not at all (4xx)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        request = getattr(record, "request", None)
+        path = getattr(request, "path_info", "") or ""
+        return not path.startswith("/api/")
 
 
 class JsonFormatter(logging.Formatter):

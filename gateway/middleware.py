@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import Resolver404, resolve
 
 from gateway import cors
 from gateway.context import begin, finish
 from gateway.context import current as current_context
-from gateway.errors import InternalError, NotFound
+from gateway.errors import InternalError, NotFound, UriTooLong
 from gateway.views import data_api, error_response
 
 log = logging.getLogger("gateway")
@@ -54,12 +55,32 @@ def serve_api(request: HttpRequest) -> HttpResponseBase:
         context.preflight = response is not None
         if response is None:
             path = request.path_info
-            response = _system(request, path) if is_system_path(path) else data_api(request)
+            too_long = _url_too_long(request)
+            if too_long is not None:
+                response = error_response(too_long)
+            elif is_system_path(path):
+                response = _system(request, path)
+            else:
+                response = data_api(request)
         return cors.finish(request, response)
     finally:
         if response is None:  # only a BaseException escapes _system() and data_api()
             response = HttpResponse(status=500)
         finish(context, token, response)
+
+
+def _url_too_long(request: HttpRequest) -> UriTooLong | None:
+    """URLs over GATEWAY_MAX_URL_BYTES get the envelope (the servers' own limits, 64 KiB for
+    granian, answer bare 414s; keep ours below them)."""
+    size = len(request.META.get("PATH_INFO", "")) + len(request.META.get("QUERY_STRING", ""))
+    limit = settings.GATEWAY_MAX_URL_BYTES
+    if size <= limit:
+        return None
+    return UriTooLong(
+        f"The request URL is {size} bytes long; the limit is {limit} bytes. Send long "
+        "filters or id lists in a POST body with the header X-HTTP-Method: GET.",
+        context={"max_url_bytes": limit},
+    )
 
 
 def _system(request: HttpRequest, path: str) -> HttpResponse:
@@ -77,6 +98,8 @@ def _system(request: HttpRequest, path: str) -> HttpResponse:
         if hasattr(response, "render"):
             response.render()
         return response
-    except Exception:
+    except Exception as exc:
         log.exception("unhandled error in system API request %s %s", request.method, path)
-        return error_response(InternalError("An internal error occurred; it has been logged."))
+        error = InternalError("An internal error occurred; it has been logged.")
+        error.cause = type(exc).__name__
+        return error_response(error)

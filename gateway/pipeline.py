@@ -22,7 +22,7 @@ from django.http import (
 
 from gateway.context import current as current_context
 from gateway.credentials import extract_credentials, query_params
-from gateway.errors import BadRequest
+from gateway.errors import BadRequest, GatewayError, MethodNotAllowed
 from gateway.request_body import read_json_body
 from gateway.responses import json_response, service_root, table_list
 from limits.enforce import LimitExceeded, enforce
@@ -46,15 +46,24 @@ from services.plan.types import BoundNode, BoundRead, ServiceRoot, TableList, Ta
 from services.registry import LiveService, registry
 from services.resources import HANDLERS, ResourceCall, dispatch
 from services.resources.sql_query import may_write
-from services.schema_cache import Table
+from services.schema_cache import NotInCache, Table
 from services.stream import RowStream, open_stream, stream_format, stream_limit
 
 _OVERRIDE_VERBS = frozenset({"GET", "PUT", "PATCH", "DELETE", "POST", "MERGE"})
+DATA_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 def effective_verb(request: HttpRequest, query: Mapping[str, str]) -> str:
-    """POST may tunnel another verb (X-HTTP-Method, X-Method-Override, ?method=, _method)."""
+    """POST may tunnel another verb (X-HTTP-Method, X-Method-Override, ?method=, _method);
+    HEAD reads like GET; any other method is a 405 that lists the allowed ones."""
     verb = request.method or "GET"
+    if verb == "HEAD":
+        return "GET"
+    if verb not in DATA_METHODS:
+        raise MethodNotAllowed(
+            f"Method {verb[:20]} is not allowed here; use {', '.join(DATA_METHODS)}.",
+            headers={"Allow": ", ".join(DATA_METHODS)},
+        )
     if verb == "POST":
         override = (
             request.META.get("HTTP_X_HTTP_METHOD")
@@ -103,6 +112,7 @@ def related_guard(grant: Grant) -> RelatedGuard | None:
 def handle(request: HttpRequest, service: str, resource: str) -> HttpResponseBase:
     """Run one data API request through every stage."""
     timings: list[tuple[str, float]] = []
+    started = time.monotonic()
     mark = time.perf_counter()
 
     def lap(stage: str) -> None:
@@ -137,6 +147,7 @@ def handle(request: HttpRequest, service: str, resource: str) -> HttpResponseBas
         cache_scope=cache_scope(principal, grant, live),
         timings=timings,
         lap=lap,
+        started=started,
     )
     with acting_as(identity):
         response = _serve(call)
@@ -180,6 +191,7 @@ class Call:
     cache_scope: str  # whose answers these are, for the data cache
     timings: list[tuple[str, float]]
     lap: Callable[[str], None]
+    started: float = 0.0  # time.monotonic() when the request began
 
 
 def cache_scope(principal: Principal, grant: Grant, live: LiveService) -> str:
@@ -193,7 +205,39 @@ def cache_scope(principal: Principal, grant: Grant, live: LiveService) -> str:
 
 
 def _serve(call: Call) -> HttpResponseBase:
-    """Stages 6-10 for an authorized call."""
+    """Stages 6-10 for an authorized call; once more when the schema cache proved stale."""
+    try:
+        return _serve_once(call)
+    except GatewayError as exc:
+        if not _schema_moved(call, exc):
+            raise
+    return _serve_once(call)
+
+
+_STALE_STATES = frozenset({"42P01", "42703"})  # undefined table / column: the cache is behind
+
+
+def _schema_moved(call: Call, error: GatewayError) -> bool:
+    """Whether the schema cache was reloaded after `error`, and the call may run again.
+
+    A name the cache does not know fails before anything ran: if the database changed, try
+    again. A statement the database refused for a missing table or column proves the cache
+    stale: reload it, and run a read again (never a write: it may have written some records).
+    """
+    if isinstance(error, NotInCache):
+        return call.live.schema_moved(since=call.started)
+    if error.code in _STALE_STATES:
+        reloaded = call.live.schema_moved(since=call.started, certain=True)
+        reads = call.verb == "GET" and (not call.segments or call.segments[0] in _READS)
+        return reloaded and reads
+    return False
+
+
+_READS = frozenset({"_table", "_schema"})
+
+
+def _serve_once(call: Call) -> HttpResponseBase:
+    """Stages 6-10, once."""
     live, grant, verb, segments, query = call.live, call.grant, call.verb, call.segments, call.query
     body: Any = read_json_body(call.request, empty=NO_BODY)
     if segments and segments[0] in HANDLERS:

@@ -73,7 +73,7 @@ def table_list(plan: TableList, schema: SchemaCache, grant: Grant) -> dict[str, 
     out = []
     for t in tables:
         label = label_for(t.name)
-        access = verb_names(masks[t.name])
+        access = verb_names(masks[t.name] & t.verbs)  # a read-only view takes no writes
         out.append(
             {
                 "name": t.name,

@@ -87,6 +87,20 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'gateway.sqlite3'}"),
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+# Seconds a metadata write waits for another process's write to finish (SQLite's busy timeout).
+GATEWAY_METADATA_BUSY_TIMEOUT = env.float("GATEWAY_METADATA_BUSY_TIMEOUT", default=20.0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several worker processes write one SQLite file: WAL lets reads run beside the writer,
+    # the busy timeout makes a writer wait its turn, and BEGIN IMMEDIATE takes the write lock
+    # at the start of a transaction (a deferred one that upgrades later fails at once instead
+    # of waiting, "database is locked").
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": GATEWAY_METADATA_BUSY_TIMEOUT,
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://gateway")}
@@ -122,7 +136,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rbac.authentication.IsGatewayAdmin"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "gateway.drf.GatewayJSONParser",
         "gateway.drf.AnyTypeJSONParser",  # JSON sent as form data or with no Content-Type
     ],
     "EXCEPTION_HANDLER": "gateway.drf.exception_handler",
@@ -182,17 +196,25 @@ CORS_MAX_AGE = env.int("CORS_MAX_AGE", default=600)
 CORS_ALLOW_CREDENTIALS = env.bool("CORS_ALLOW_CREDENTIALS", default=False)
 # Seconds a cached read lives when its service enables caching with cache_ttl 0.
 GATEWAY_DATA_CACHE_DEFAULT_TTL = env.int("GATEWAY_DATA_CACHE_DEFAULT_TTL", default=300)
-# Take the client address from the first X-Forwarded-For entry (only behind a trusted proxy).
+# Behind proxies you run: take the client address from X-Forwarded-For, counting
+# GATEWAY_TRUSTED_PROXY_COUNT proxies from the right (entries further left can be forged).
 GATEWAY_TRUST_X_FORWARDED_FOR = env.bool("GATEWAY_TRUST_X_FORWARDED_FOR", default=False)
+GATEWAY_TRUSTED_PROXY_COUNT = env.int("GATEWAY_TRUSTED_PROXY_COUNT", default=1)
 # Instance-wide cap on rows per response (DF's DB_MAX_RECORDS_RETURNED).
 GATEWAY_MAX_RECORDS_CAP = env.int("GATEWAY_MAX_RECORDS_CAP", default=100_000)
+# Longest request URL (path and query string) the API accepts, in bytes; longer ones get a 414
+# in the error envelope. Keep it below the server's own limit (granian: 64 KiB).
+GATEWAY_MAX_URL_BYTES = env.int("GATEWAY_MAX_URL_BYTES", default=32 * 1024)
 # Largest request body the API accepts, in bytes.
 GATEWAY_MAX_BODY_BYTES = env.int("GATEWAY_MAX_BODY_BYTES", default=16 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = GATEWAY_MAX_BODY_BYTES
+# While a service is used: how often (seconds) a process checks whether its database schema
+# changed outside the gateway (a catalog fingerprint, read in the background); 0: never.
+GATEWAY_SCHEMA_CHECK_SECONDS = env.float("GATEWAY_SCHEMA_CHECK_SECONDS", default=0.5)
 # How often (seconds) a process checks the metadata version stamp for service changes.
 GATEWAY_METADATA_POLL_SECONDS = env.float("GATEWAY_METADATA_POLL_SECONDS", default=1.0)
 # Seconds to wait for a free pooled connection before answering 503.
-GATEWAY_POOL_TIMEOUT = env.float("GATEWAY_POOL_TIMEOUT", default=10.0)
+GATEWAY_POOL_TIMEOUT = env.float("GATEWAY_POOL_TIMEOUT", default=3.0)
 # Seconds to wait when opening a connection to a service database.
 GATEWAY_CONNECT_TIMEOUT = env.int("GATEWAY_CONNECT_TIMEOUT", default=5)
 
@@ -229,7 +251,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # request_id on every record; credentials in logged query strings are blanked
-    "filters": {"request": {"()": "gateway.logs.RequestFilter"}},
+    "filters": {
+        "request": {"()": "gateway.logs.RequestFilter"},
+        "skip_api": {"()": "gateway.logs.SkipApiRequests"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "gateway.logs.JsonFormatter"},
@@ -244,5 +269,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # the pool's own warnings (a failed connect, a discarded connection) repeat what
     # services/pools.py logs once per event, with the service's name
-    "loggers": {"psycopg.pool": {"level": "ERROR"}},
+    "loggers": {
+        "psycopg.pool": {"level": "ERROR"},
+        "django.request": {"filters": ["skip_api"]},
+    },
 }

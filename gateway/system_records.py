@@ -43,6 +43,11 @@ class RecordResource:
     def to_record(self, obj: Any, related: frozenset[str]) -> dict[str, Any]:
         raise NotImplementedError
 
+    def prepare(self, record: dict[str, Any], instance: Any | None) -> dict[str, Any]:
+        """Slow work on a record (hashing a password) before its transaction begins, so no
+        write transaction holds the metadata database while the CPU is busy."""
+        return record
+
     def write(self, record: dict[str, Any], instance: Any | None, request: Request) -> Any:
         """Validate and save one record (create when `instance` is None); 400 on bad input."""
         raise NotImplementedError
@@ -181,9 +186,15 @@ class CollectionView(APIView):
         records = records_from_body(request.data)
         if not records:
             raise BadRequest(NO_RECORDS)
+        prepared = []
+        for index, record in _each(records):
+            try:
+                prepared.append(self.resource.prepare(record, None))
+            except GatewayError as exc:
+                raise _in_record(index, exc) from None
         created = []
         with transaction.atomic():
-            for index, record in _each(records):
+            for index, record in enumerate(prepared):
                 try:
                     created.append(self.resource.write(record, None, request))
                 except GatewayError as exc:
@@ -197,13 +208,19 @@ class CollectionView(APIView):
         records = records_from_body(request.data)
         if not records:
             raise BadRequest(NO_RECORDS)
+        prepared = []
+        for index, record in _each(records):
+            if "id" not in record:
+                raise BadRequest(f"Required id field(s) not found in record {index}: id.")
+            try:
+                obj = self.resource.get(record["id"])
+                prepared.append((obj, self.resource.prepare(record, obj)))
+            except GatewayError as exc:
+                raise _in_record(index, exc) from None
         updated = []
         with transaction.atomic():
-            for index, record in _each(records):
-                if "id" not in record:
-                    raise BadRequest(f"Required id field(s) not found in record {index}: id.")
+            for index, (obj, record) in enumerate(prepared):
                 try:
-                    obj = self.resource.get(record["id"])
                     updated.append(self.resource.write(record, obj, request))
                 except GatewayError as exc:
                     raise _in_record(index, exc) from None
@@ -247,6 +264,7 @@ class DetailView(APIView):
             data = data["resource"][0] if len(data["resource"]) == 1 else None
         if not isinstance(data, dict) or not (data or self.resource.may_patch_empty(request)):
             raise BadRequest("The request contains no valid record fields.")
+        data = self.resource.prepare(data, obj)
         with transaction.atomic():
             saved = self.resource.write(data, obj, request)
         return Response(_write_answer(self.resource, saved, options, request))

@@ -15,7 +15,15 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.views.decorators.http import require_safe
 
 from gateway import metrics, pipeline, readiness
-from gateway.errors import GatewayError, InternalError, NotAuthenticated, NotFound, render_error
+from gateway.context import note_error
+from gateway.errors import (
+    BadRequest,
+    GatewayError,
+    InternalError,
+    NotAuthenticated,
+    NotFound,
+    render_error,
+)
 
 log = logging.getLogger("gateway")
 
@@ -24,6 +32,7 @@ DATA_PATH = re.compile(r"^/api/(?:v[0-9.]+/)?(?P<service>[_0-9a-zA-Z.-]+)(?:/(?P
 
 
 def error_response(error: GatewayError) -> HttpResponse:
+    note_error(error.message, error.cause or type(error).__name__)
     response = HttpResponse(
         render_error(error), status=error.status, content_type="application/json"
     )
@@ -50,9 +59,13 @@ def data_api(request: HttpRequest) -> HttpResponseBase:
         return pipeline.handle(request, match.group("service"), resource)
     except GatewayError as exc:
         return _timed(error_response(exc), started)
-    except Exception:
+    except RecursionError:  # a value nested deeper than any check expected: still the client's
+        error = BadRequest("The request nests objects or arrays too deeply; flatten its values.")
+        return _timed(error_response(error), started)
+    except Exception as exc:
         log.exception("unhandled error in data API request %s %s", request.method, request.path)
         error = InternalError("An internal error occurred; it has been logged.")
+        error.cause = type(exc).__name__
         return _timed(error_response(error), started)
 
 

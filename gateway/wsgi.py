@@ -9,7 +9,9 @@ Django as usual, and ApiMiddleware routes data paths there too (the test client'
 
 from __future__ import annotations
 
+import io
 import os
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -18,17 +20,56 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
 django_application = get_wsgi_application()
 
-from django.core.handlers.wsgi import WSGIRequest  # noqa: E402  (after Django is set up)
+from gateway.startup import preflight  # noqa: E402  (after Django is set up)
 
+_problem = preflight()
+if _problem is not None:  # the server exits: better than failing every request
+    print(f"gateway: refusing to start: {_problem}", file=sys.stderr, flush=True)
+    raise SystemExit(3)
+
+from django.conf import settings  # noqa: E402  (after Django is set up)
+from django.core.handlers.wsgi import WSGIRequest  # noqa: E402
+
+from gateway.errors import PayloadTooLarge, render_error  # noqa: E402
 from gateway.middleware import is_data_path, serve_api  # noqa: E402
 
 
+def _buffer_chunked_body(environ: dict[str, Any]) -> bool:
+    """A `Transfer-Encoding: chunked` body has no Content-Length, so Django would read none of
+    it: read it here (up to the body limit) and hand it on with its length. False when it is
+    over the limit."""
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if not chunked or environ.get("CONTENT_LENGTH"):
+        return True
+    limit = settings.GATEWAY_MAX_BODY_BYTES
+    body = environ["wsgi.input"].read(limit + 1)
+    if len(body) > limit:
+        return False
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return True
+
+
+def _too_large(start_response: Callable[..., Any]) -> Iterable[bytes]:
+    error = PayloadTooLarge(
+        f"Request body is larger than the limit of {settings.GATEWAY_MAX_BODY_BYTES} bytes; "
+        "send fewer records per request."
+    )
+    start_response("413 Request Entity Too Large", [("Content-Type", "application/json")])
+    return [render_error(error)]
+
+
 def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    if not _buffer_chunked_body(environ):
+        return _too_large(start_response)
     path = environ.get("PATH_INFO", "")
     if not is_data_path(path):
         return django_application(environ, start_response)  # type: ignore[no-any-return]
     response = serve_api(WSGIRequest(environ))
     start_response(f"{response.status_code} {response.reason_phrase}", list(response.items()))
+    if environ.get("REQUEST_METHOD") == "HEAD":  # answered as GET, without the body
+        response.close()
+        return []
     if response.streaming:
         return response  # type: ignore[return-value]  # the server iterates it, then close()s it
     return [response.content]  # type: ignore[attr-defined]

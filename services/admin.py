@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html
@@ -132,6 +132,13 @@ class ServiceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description="Status", ordering="is_active")
     def status(self, obj: Service) -> str:
+        problem = obj.problem()
+        if problem:  # e.g. a password stored under another encryption key
+            return format_html(
+                '<strong class="service-status broken" style="color: #b71c1c">broken</strong>'
+                "<br><small>{}</small>",
+                problem,
+            )
         state, color = ("active", "#2e7d32") if obj.is_active else ("inactive", "#b71c1c")
         return format_html(
             '<strong class="service-status {}" style="color: {}">{}</strong>', state, color, state
@@ -140,6 +147,18 @@ class ServiceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description="Server", ordering="host")
     def endpoint(self, obj: Service) -> str:
         return f"{obj.host}:{obj.port}/{obj.database}"
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        service = self.get_object(request, object_id)
+        if service is not None and request.method == "GET" and (problem := service.problem()):
+            messages.warning(request, f"This service cannot serve requests: {problem}.")
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self) -> list[URLPattern]:
         info = self.opts.app_label, self.opts.model_name

@@ -143,8 +143,8 @@ class ServiceTest(APIView):
         service = _get(pk)
         data = request.data if isinstance(request.data, dict) else {}
         overrides = _flatten({"config": data.get("config") or {}})
-        for key, value in overrides.items():
-            setattr(service, key, value)
+        # checked as a PATCH would check them (400 naming the field), but not saved
+        service = ServiceResource().validated(ServiceSerializer, overrides, service)
         return Response(test_connection(ServiceConfig.from_model(service)))
 
 

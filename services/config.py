@@ -40,10 +40,50 @@ class ServiceConfig:
     schema_version: int
     pool_min: int
     pool_max: int
+    # why the service cannot serve requests as stored ("" when it can): an undecryptable
+    # password, or settings that fail validation (issue #10: one bad row breaks only itself)
+    problem: str = ""
 
     @classmethod
     def from_model(cls, service: Service) -> ServiceConfig:
-        return cls(**{f: getattr(service, f) for f in cls.__dataclass_fields__})
+        fields = {f: getattr(service, f) for f in cls.__dataclass_fields__ if f != "problem"}
+        return cls(**fields, problem=service.problem())
+
+    @classmethod
+    def unusable(cls, service_id: int, name: str, problem: str) -> ServiceConfig:
+        """A row that could not even be read: only its identity and what is wrong with it."""
+        return cls(
+            **{
+                "id": service_id,
+                "name": name,
+                "label": name,
+                "description": "",
+                "is_active": True,
+                "type": "pgsql",
+                "host": "",
+                "port": 5432,
+                "database": "",
+                "username": "",
+                "password": "",
+                "schema": "",
+                "sslmode": "prefer",
+                "sslrootcert": "",
+                "charset": "utf8",
+                "timezone": "",
+                "application_name": "",
+                "max_records": 1000,
+                "cache_enabled": False,
+                "cache_ttl": 0,
+                "allow_upsert": False,
+                "allow_sql": False,
+                "use_db_roles": False,
+                "statement_timeout": 0,
+                "schema_version": 0,
+                "pool_min": 0,
+                "pool_max": 1,
+                "problem": problem,
+            }
+        )
 
     @property
     def connection_key(self) -> tuple[object, ...]:

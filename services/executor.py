@@ -88,6 +88,11 @@ def read(live: Any, work: Callable[[Connection], T], *, catalog: bool = False) -
 
 def test_connection(config: ServiceConfig) -> dict[str, Any]:
     """Connect once with these settings: the server version, or a classified 503."""
+    if config.problem:
+        raise ServiceUnavailable(
+            f"Service '{config.name}' cannot be used: {config.problem}.",
+            context={"reason": "broken_config"},
+        )
     try:
         with connect_once(config) as conn:
             version = conn.execute("SELECT version()").fetchone()

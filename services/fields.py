@@ -2,6 +2,8 @@
 
 Keys come from GATEWAY_ENCRYPTION_KEY (comma-separated, newest first). Without it a key is
 derived from SECRET_KEY and the system check gateway.W002 warns. Plaintext never reaches the DB.
+A value the configured keys cannot decrypt loads as an UnreadableSecret instead of failing the
+whole query: one such row must not take every service down (issue #10).
 """
 
 from __future__ import annotations
@@ -52,15 +54,25 @@ def rotate(stored: str) -> str:
     return _PREFIX + fernet().rotate(stored[len(_PREFIX) :].encode()).decode()
 
 
+class UnreadableSecret(str):
+    """A stored secret the configured keys cannot decrypt. It holds the stored text, so saving
+    the row without a new value keeps it as it was; it is never usable as the secret."""
+
+
 class EncryptedTextField(models.TextField):
     """A text field whose value is Fernet-encrypted in the database and plain in Python."""
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> str | None:
         if value is None or value == "":
             return value
-        return decrypt(value)
+        try:
+            return decrypt(value)
+        except ValueError:
+            return UnreadableSecret(value)
 
     def get_prep_value(self, value: Any) -> Any:
+        if isinstance(value, UnreadableSecret):
+            return str(value)  # unchanged: still the ciphertext it was read as
         value = super().get_prep_value(value)
         if value is None or value == "":
             return value

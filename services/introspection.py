@@ -11,10 +11,12 @@ from typing import Any
 
 import psycopg
 
+from rbac.verbs import DELETE, GET, PATCH, POST, PUT
 from services.schema_cache import Column, Relation, SchemaCache, Table
 
 _TABLES_SQL = """
-SELECT n.nspname, c.relname, c.relkind IN ('v', 'm') AS is_view
+SELECT n.nspname, c.relname, c.relkind IN ('v', 'm') AS is_view,
+       pg_relation_is_updatable(c.oid::regclass, true) AS updatable
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f')
   AND n.nspname = ANY(%(schemas)s)
@@ -77,6 +79,48 @@ WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND nspname !~ '^pg_(toast_)?temp_'
 """
 
+# A fingerprint of everything introspection (and `_schema`'s extras, and the routine catalog)
+# reads: relations, columns, defaults, constraints, indexes, comments and routines of the served
+# schemas. Order-free (a sum of hashes), so it costs one pass and no sort; data changes, VACUUM
+# and TRUNCATE leave it as it is. Services without a schema serve every user schema.
+_FINGERPRINT_SQL = """
+WITH nsp AS (
+    SELECT oid FROM pg_namespace
+    WHERE CASE WHEN %(schema)s = '' THEN
+              nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+              AND nspname !~ '^pg_(toast_)?temp_'
+          ELSE nspname = %(schema)s END
+), rel AS (
+    SELECT c.oid, c.relname, c.relkind FROM pg_class c
+    WHERE c.relnamespace IN (SELECT oid FROM nsp) AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'i')
+), parts AS (
+    SELECT concat_ws('|', 'r', oid, relname, relkind,
+                     CASE WHEN relkind = 'i' THEN 0
+                          ELSE pg_relation_is_updatable(oid::regclass, true) END) AS x
+    FROM rel
+    UNION ALL
+    SELECT concat_ws('|', 'a', a.attrelid, a.attname, a.attnum, a.atttypid, a.atttypmod,
+                     a.attnotnull, a.attidentity, a.attgenerated)
+    FROM pg_attribute a
+    WHERE a.attrelid IN (SELECT oid FROM rel WHERE relkind <> 'i')
+      AND a.attnum > 0 AND NOT a.attisdropped
+    UNION ALL
+    SELECT concat_ws('|', 'd', d.oid, d.adrelid, d.adnum) FROM pg_attrdef d
+    WHERE d.adrelid IN (SELECT oid FROM rel)
+    UNION ALL
+    SELECT concat_ws('|', 'c', con.oid, con.conname, con.contype, con.conkey, con.confkey)
+    FROM pg_constraint con WHERE con.connamespace IN (SELECT oid FROM nsp)
+    UNION ALL
+    SELECT concat_ws('|', 'm', d.objoid, d.objsubid, md5(d.description)) FROM pg_description d
+    WHERE d.classoid = 'pg_class'::regclass AND d.objoid IN (SELECT oid FROM rel)
+    UNION ALL
+    SELECT concat_ws('|', 'p', p.oid, p.proname, p.prokind, p.prorettype, p.proargtypes,
+                     p.proallargtypes, p.proargmodes, p.proargnames, p.pronargdefaults)
+    FROM pg_proc p WHERE p.pronamespace IN (SELECT oid FROM nsp)
+)
+SELECT count(*)::text || ':' || coalesce(sum(hashtext(x)::bigint), 0)::text FROM parts
+"""
+
 FK_ACTIONS = {
     "a": "NO ACTION",
     "r": "RESTRICT",
@@ -124,6 +168,26 @@ def simple_type(
     if category == "E":
         return "string"
     return _SIMPLE_TYPES.get(base_type, "string")
+
+
+# pg_relation_is_updatable()'s bits (1 << CMD_UPDATE, CMD_INSERT, CMD_DELETE) -> API verbs
+_UPDATABLE_BITS = ((1 << 2, PUT | PATCH), (1 << 3, POST), (1 << 4, DELETE))
+
+
+def database_verbs(updatable: int) -> int:
+    """The verbs the database allows on a relation: reading always; writing as PostgreSQL
+    says (a view with GROUP BY, or a materialized view, takes none)."""
+    verbs = GET
+    for bit, verb in _UPDATABLE_BITS:
+        if updatable & bit:
+            verbs |= verb
+    return verbs
+
+
+def fingerprint(conn: psycopg.Connection[Any], schema: str) -> str:
+    """What the served part of the catalog looks like now; a change means re-introspect."""
+    row = conn.execute(_FINGERPRINT_SQL, {"schema": schema}).fetchone()
+    return str(row[0]) if row else ""
 
 
 def introspect(conn: psycopg.Connection[Any], schema: str) -> SchemaCache:
@@ -226,13 +290,14 @@ def introspect(conn: psycopg.Connection[Any], schema: str) -> SchemaCache:
         )
 
     tables: dict[str, Table] = {}
-    for nsp, rel, is_view in tables_raw:
+    for nsp, rel, is_view, updatable in tables_raw:
         name = api_name(nsp, rel)
         tables[name.lower()] = Table(
             name=name,
             schema=nsp,
             db_name=rel,
             is_view=bool(is_view),
+            verbs=database_verbs(updatable or 0),
             columns=tuple(cols_by_table.get((nsp, rel), ())),
             primary_key=pks.get((nsp, rel), ()),
             relations=tuple(sorted(relations.get((nsp, rel), ()), key=lambda r: r.name)),

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from services.fields import EncryptedTextField
+from services.fields import EncryptedTextField, UnreadableSecret
 
 NAME_PATTERN = re.compile(r"^[a-z0-9_]+$")
 # Names the gateway itself serves under /api/v2/, or that DreamFactory reserves.
@@ -114,6 +114,26 @@ class Service(models.Model):
         if not self.label:
             self.label = self.name
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def problem(self) -> str:
+        """Why this service cannot serve requests as stored ("" when it can)."""
+        if isinstance(self.password, UnreadableSecret):
+            return (
+                "the stored password cannot be decrypted with the configured "
+                "GATEWAY_ENCRYPTION_KEY (it was written under another key); re-enter it in the "
+                f"admin console or with PATCH /api/v2/system/service/{self.pk}"
+            )
+        try:
+            # "schema" may be blank: a service over every schema
+            self.clean_fields(exclude=["name", "label", "description", "password", "schema"])
+            self.clean()
+        except ValidationError as exc:
+            found = "; ".join(
+                f"{field}: {' '.join(messages)}" if field != "__all__" else " ".join(messages)
+                for field, messages in exc.message_dict.items()
+            )
+            return f"its stored settings are invalid ({found}); correct them"
+        return ""
 
     def clean(self) -> None:
         if self.pool_min > self.pool_max:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from rbac.verbs import VERB_BITS
 from services.config import ServiceConfig
 from services.openapi_types import UniqueNames, key_schema, pascal, record_schema
 from services.schema_cache import SchemaCache, Table
@@ -160,8 +161,6 @@ def _table_paths(
         "get": _operation(f"get{stem}", f"Read records of {table.name}", tag, list_ok, _READ_PARAMS)
     }
     paths = {path: item}
-    if table.is_view:
-        return paths
     written = _json(many, "The records written (their keys, or `fields`).")
     for verb, prefix, text, params in (
         ("post", "create", "Create records in", _WRITE_PARAMS),
@@ -169,6 +168,8 @@ def _table_paths(
         ("patch", "update", "Update records of", _FILTER_WRITE_PARAMS),
         ("delete", "delete", "Delete records of", _FILTER_WRITE_PARAMS),
     ):
+        if not table.verbs & VERB_BITS[verb.upper()]:
+            continue  # the database refuses it (a view that cannot be updated)
         op = _operation(f"{prefix}{stem}", f"{text} {table.name}", tag, written, params)
         if verb != "delete":
             op["requestBody"] = body
@@ -193,6 +194,8 @@ def _table_paths(
         ("patch", "update", "Update one record of"),
         ("delete", "delete", "Delete one record of"),
     ):
+        if not table.verbs & VERB_BITS[verb.upper()]:
+            continue
         params = ("fields", "related", "id_field") if verb != "delete" else ("fields",)
         op = _operation(f"{prefix}{stem}ById", f"{text} {table.name}", tag, one, params)
         if verb in ("put", "patch"):

@@ -6,6 +6,8 @@ connection strings or passwords.
 
 from __future__ import annotations
 
+import logging
+
 import psycopg
 from psycopg import errors as pge
 
@@ -18,6 +20,8 @@ from gateway.errors import (
     InternalError,
     ServiceUnavailable,
 )
+
+log = logging.getLogger(__name__)
 
 # SQLSTATE class or code -> error class. The most specific entry wins (code before class);
 # every class PostgreSQL defines has an entry, so no error falls through to a bare 500 with
@@ -65,6 +69,9 @@ _STATUS_BY_SQLSTATE: dict[str, type[GatewayError]] = {
     "HV": InternalError,  # foreign data wrapper error
     "P0": InternalError,  # other PL/pgSQL errors (assert_failure)
 }
+
+# Classes whose codes are routine client mistakes (bad input, constraints, unknown names)
+_EVERYDAY_CLASSES = frozenset({"22", "23", "42"})
 
 # Connection-class failures: the connection (or the server) is gone, not the statement wrong.
 _CONNECTION_STATES = frozenset({"57P01", "57P02", "57P03"})
@@ -134,6 +141,9 @@ def classify(exc: psycopg.Error) -> GatewayError:
             err = cls("The database driver reported an unexpected error.", code=500)
         else:
             err = cls(_describe(exc), code=state or cls.status)
+            if state not in _STATUS_BY_SQLSTATE and state[:2] not in _EVERYDAY_CLASSES:
+                # mapped by its class only: worth a look, and perhaps an entry of its own
+                log.info("SQLSTATE %s answered %d by its class: %s", state, err.status, err.message)
     err.cause = cause
     return err
 

@@ -18,39 +18,37 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, connections, transaction
 from django.db.models import F
 
-from gateway.errors import Forbidden, NotFound
-from services import executor
+from gateway.errors import Forbidden, NotFound, ServiceUnavailable
+from services import read_cache
 from services.config import ServiceConfig
-from services.introspection import introspect
 from services.pools import ServicePool
 from services.schema_cache import SchemaCache
+from services.schema_watch import SchemaWatch
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class LiveService:
-    """One active service in this process: its snapshot, pool and (lazy) schema cache."""
+    """One active service in this process: its snapshot, pool and (lazy) schema cache, which
+    follows changes made outside the gateway (services/schema_watch.py)."""
 
     config: ServiceConfig
     pool: ServicePool
-    _schema: SchemaCache | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _extras: dict[str, Any] = field(default_factory=dict)
+    watch: SchemaWatch = field(default_factory=SchemaWatch)
+
+    def __post_init__(self) -> None:
+        service_id = self.config.id
+        # cached reads of the old shape must not outlive it
+        self.watch.on_reload = lambda: read_cache.invalidate_service(service_id)
 
     def schema(self, *, refresh: bool = False) -> SchemaCache:
         """The schema cache, introspected on first use or when `refresh` is asked."""
-        cached = self._schema
-        if cached is not None and not refresh:
-            return cached
-        with self._lock:
-            if self._schema is None or refresh:
-                schema = self.config.schema
-                self._schema = executor.read(
-                    self, lambda conn: introspect(conn, schema), catalog=True
-                )
-                self._extras.clear()
-            return self._schema
+        return self.watch.get(self, refresh=refresh)
+
+    def schema_moved(self, *, since: float, certain: bool = False) -> bool:
+        """Re-read the schema if the database changed (see SchemaWatch.changed)."""
+        return self.watch.changed(self, since=since, certain=certain)
 
     def schema_changed(self) -> None:
         """This process changed the database schema: re-read it here and tell every process."""
@@ -64,15 +62,10 @@ class LiveService:
 
     def cached(self, key: str, build: Callable[[], Any], *, refresh: bool = False) -> Any:
         """Another per-service catalog cache (e.g. routines), dropped with the schema cache."""
-        if not refresh and key in self._extras:
-            return self._extras[key]
-        value = build()
-        self._extras[key] = value
-        return value
+        return self.watch.cached(key, build, refresh=refresh)
 
     def drop_schema(self) -> None:
-        self._schema = None
-        self._extras.clear()
+        self.watch.drop()
 
 
 class Registry:
@@ -113,6 +106,11 @@ class Registry:
             raise NotFound(f"Could not find a service for {name}")
         if not live.config.is_active:
             raise Forbidden(f"Service {live.config.name} is deactivated.")
+        if live.config.problem:
+            raise ServiceUnavailable(
+                f"Service '{live.config.name}' cannot be used: {live.config.problem}.",
+                context={"reason": "broken_config"},
+            )
         return live
 
     def invalidate(self) -> None:
@@ -161,12 +159,14 @@ class Registry:
             if prev is not None and prev.config.connection_key == config.connection_key:
                 if config.is_active:
                     prev.pool.config = config  # same connections; options such as use_db_roles
-                    new[name] = LiveService(config, prev.pool, prev._schema)
+                    new[name] = LiveService(config, prev.pool, prev.watch)
                     if (config.schema, config.schema_version) != (
                         prev.config.schema,
                         prev.config.schema_version,
                     ):
                         new[name].drop_schema()
+                    elif config != prev.config:  # e.g. allow_sql: the OpenAPI document differs
+                        prev.watch.extras = {}
                     continue
                 prev.pool.close()
                 new[name] = LiveService(config, ServicePool(config))
@@ -186,7 +186,7 @@ class Registry:
         version, revocations = row or (0, 0)
         if version == self._version:
             return version, revocations, {}
-        services = {s.name: ServiceConfig.from_model(s) for s in service_model.objects.all()}
+        services = {s.name: _snapshot(s) for s in service_model.objects.all()}
         return version, revocations, services
 
     def close_all(self) -> None:
@@ -201,6 +201,17 @@ class Registry:
 
 
 registry = Registry()
+
+
+def _snapshot(service: Any) -> ServiceConfig:
+    """A service row as a ServiceConfig; a row that cannot be read is marked, not fatal."""
+    try:
+        return ServiceConfig.from_model(service)
+    except Exception as exc:
+        log.exception("service %s could not be loaded", service.name)
+        return ServiceConfig.unusable(
+            service.pk, service.name, f"its stored row could not be loaded ({type(exc).__name__})"
+        )
 
 
 def bump_metadata_version() -> None:

@@ -11,6 +11,19 @@ from dataclasses import dataclass, field
 from gateway.errors import BadRequest, NotFound
 
 
+class NotInCache(Exception):
+    """Marks an error about a name the schema cache does not know: the database may have it
+    now (created outside the gateway), so the pipeline checks and tries once more."""
+
+
+class UnknownTable(NotInCache, NotFound):
+    pass
+
+
+class UnknownColumn(NotInCache, BadRequest):
+    pass
+
+
 @dataclass(frozen=True, slots=True)
 class Column:
     name: str
@@ -67,6 +80,9 @@ class Table:
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
     relations: tuple[Relation, ...] = ()
+    # the verb mask the database itself allows (rbac.verbs bits): GET, and the writes that
+    # pg_relation_is_updatable() reports; a view with GROUP BY is read-only
+    verbs: int = 31
     _columns_by_lower: dict[str, Column] = field(default_factory=dict, repr=False, compare=False)
     _relations_by_lower: dict[str, Relation] = field(
         default_factory=dict, repr=False, compare=False
@@ -85,7 +101,7 @@ class Table:
         """The column called `name` (case-insensitive), or a 400 naming it."""
         found = self.find_column(name)
         if found is None:
-            raise BadRequest(message or f"Invalid field requested: {name}")
+            raise UnknownColumn(message or f"Invalid field requested: {name}")
         return found
 
     def relation(self, name: str) -> Relation:
@@ -123,7 +139,7 @@ class SchemaCache:
     def table(self, name: str) -> Table:
         found = self.find_table(name)
         if found is None:
-            raise NotFound(f'Table "{name}" does not exist in the database.')
+            raise UnknownTable(f'Table "{name}" does not exist in the database.')
         return found
 
     def sorted_tables(self) -> list[Table]:

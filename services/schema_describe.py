@@ -330,7 +330,7 @@ def table_summary(table: Table, extras: TableExtras, verbs: int) -> dict[str, An
         "native": [],
         "plural": plural(label),
         "is_view": table.is_view,
-        "access": verb_names(verbs),
+        "access": verb_names(verbs & table.verbs),
     }
 
 
@@ -345,5 +345,5 @@ def table_description(
         "field": [field_description(table, c, extras) for c in table.columns],
         "related": [relation_description(r, service_id) for r in table.relations],
         "constraints": constraints(table, extras),
-        "access": verbs,  # an integer here, verb names in the summary
+        "access": verbs & table.verbs,  # an integer here, verb names in the summary
     }

@@ -104,13 +104,31 @@ class Options:
 
 
 def _as_int(value: Any, name: str) -> int | None:
-    """DF casts limit/offset to integers; junk becomes "not given"."""
+    """DF casts limit/offset to integers; junk becomes "not given" (for `limit`, the service
+    maximum: spec §3.2, §3.9)."""
     if value is None or value == "":
         return None
     try:
         return int(str(value).strip())
     except ValueError:
         return None
+
+
+_MAX_OFFSET = 2**63 - 1  # PostgreSQL's OFFSET is a bigint
+
+
+def _offset(value: Any) -> int:
+    """Rows to skip: junk counts as 0 as in DF; a negative or over-large offset is a 400 (DF
+    would pass it to the database and fail with a 500)."""
+    offset = _as_int(value, "offset") or 0
+    if offset < 0:
+        raise BadRequest(
+            f"offset must be 0 or more (the rows to skip), not {offset}.",
+            context={"param": "offset"},
+        )
+    if offset > _MAX_OFFSET:
+        raise BadRequest(f"offset may be at most {_MAX_OFFSET}.", context={"param": "offset"})
+    return offset
 
 
 def _as_list(value: Any, name: str) -> tuple[str, ...] | None:
@@ -332,7 +350,7 @@ def parse_request(
             filter=filter_node,
             order=parse_order(options.get("order")),
             limit=_as_int(options.get("limit"), "limit"),
-            offset=max(0, _as_int(options.get("offset"), "offset") or 0),
+            offset=_offset(options.get("offset")),
             include_count=options.flag("include_count"),
             count_only=options.flag("count_only"),
             ids=_ids(options),

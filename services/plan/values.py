@@ -35,6 +35,9 @@ _BOOL_TEXT = {
     "off": False,
 }
 _INT_RANGES = {"int2": 2**15, "int4": 2**31, "int8": 2**63}
+# Deepest nesting of objects and arrays in one value: deeper documents are refused with a 400
+# (the converters below, and every JSON encoder, recurse once per level).
+MAX_NESTING = 100
 _TEXTUAL = frozenset({"text", "varchar", "bpchar", "name", "citext"})
 
 
@@ -136,10 +139,27 @@ def _array_literal(column: Column, value: list[Any]) -> str:
     return "{" + ",".join(item(v) for v in value) + "}"
 
 
+def check_nesting(value: Any, what: str) -> None:
+    """A 400 naming `what` when `value` nests objects and arrays over MAX_NESTING levels."""
+    level: list[tuple[Any, int]] = [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        if depth > MAX_NESTING:
+            raise BadRequest(
+                f"{what} nests objects and arrays more than {MAX_NESTING} levels deep; "
+                "flatten the value.",
+                context={"max_nesting": MAX_NESTING},
+            )
+        children = item.values() if isinstance(item, dict) else item
+        level.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+
+
 def coerce(column: Column, value: Any) -> Any:
     """The bound-parameter value for writing or comparing `value` with `column`."""
     if value is None:
         return None
+    if isinstance(value, (dict, list)):
+        check_nesting(value, f"Field '{column.name}'")
     if isinstance(value, str) and "\x00" in value:
         raise BadRequest(f"Field '{column.name}' can not hold a NUL (\\u0000) character.")
     base = column.base_type

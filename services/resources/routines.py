@@ -27,6 +27,7 @@ from services.routines.params import (
     split_inline,
 )
 from services.routines.results import function_body, procedure_body, read_options
+from services.schema_cache import NotInCache
 from services.sql.routines import compile_function, compile_procedure, compile_value_check
 
 _TRUE = frozenset({"true", "1", "yes", "on", "t", "y"})
@@ -71,8 +72,12 @@ def _catalog(call: ResourceCall) -> RoutineCatalog:
     return catalog
 
 
+class UnknownRoutine(NotInCache, NotFound):
+    pass
+
+
 def _not_found(kind: RoutineKind, name: str) -> NotFound:
-    return NotFound(f"{_NOUN[kind]} '{name}' does not exist in the database.")
+    return UnknownRoutine(f"{_NOUN[kind]} '{name}' does not exist in the database.")
 
 
 # --- listing and describing ---------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from psycopg.types.json import Jsonb
 
 from gateway.errors import BadRequest
-from services.plan.values import coerce
+from services.plan.values import check_nesting, coerce
 from services.routines.catalog import Routine, RoutineParam
 from services.schema_cache import Column
 
@@ -216,6 +216,8 @@ def bind_value(param: RoutineParam, value: Any, prefix: str) -> BoundArg:
     if param.mode == "VARIADIC" and not isinstance(value, list):
         if not (isinstance(value, str) and value.lstrip().startswith("{")):
             value = [value]  # one value for a VARIADIC parameter is an array of one
+    if isinstance(value, (dict, list)):
+        check_nesting(value, f"{prefix}\nParameter '{param.name or param.position}'")
     if param.typtype == "c" and isinstance(value, dict):
         return BoundArg(param, Jsonb(value), "record")
     if param.typtype == "p":  # polymorphic (anyelement...): let PostgreSQL infer the type

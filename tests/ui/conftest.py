@@ -101,3 +101,25 @@ def open_operation(page: Any, tag: str, operation_id: str) -> Any:
     operation.wait_for()
     operation.scroll_into_view_if_needed()
     return operation
+
+
+def try_it_out(operation: Any, parameter: str) -> Any:
+    """Press "Try it out" until the operation's inputs are editable; the input of `parameter`.
+
+    Swagger UI re-renders an operation just opened by a deep link, and a click landing on the
+    outgoing render is lost (the inputs stay disabled), so press again when that happened."""
+    field = operation.locator(f"tr[data-param-name='{parameter}'] input")
+    for _ in range(5):
+        if field.is_enabled():
+            break
+        button = operation.locator("button.try-out__btn")
+        if button.count() and "cancel" not in (button.get_attribute("class") or ""):
+            button.click()
+        try:
+            field.wait_for(state="visible", timeout=2000)
+            operation.page.wait_for_function(
+                "el => !el.disabled", arg=field.element_handle(), timeout=2000
+            )
+        except Exception:  # noqa: S112 (lost click: try again)
+            continue
+    return field

@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 
 from tests.conftest import service_kwargs
-from tests.ui.conftest import log_in, open_operation
+from tests.ui.conftest import log_in, open_operation, try_it_out
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -110,8 +110,7 @@ def test_roles_apps_users_and_api_docs_with_a_key(
     page.click("#use-api-key button[type=submit]")
     assert page.locator("#calling-as").inner_text().endswith(f"{new_key[:8]}\u2026")
     operation = open_operation(page, "todo", "getShopTodo")  # re-rendered after the switch
-    operation.locator("button.try-out__btn").click()
-    operation.locator("tr[data-param-name='limit'] input").fill("3")
+    try_it_out(operation, "limit").fill("3")
     with page.expect_request(re.compile(r"/api/v2/shop/_table/todo\?")) as sent:
         operation.locator("button.execute").click()
     headers = sent.value.all_headers()

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import service_kwargs
-from tests.ui.conftest import log_in, open_operation
+from tests.ui.conftest import log_in, open_operation, try_it_out
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -36,8 +36,7 @@ def test_api_docs_try_it_out(
     operation = open_operation(page, "todo", "getShopTodo")
 
     # try it out: limit=2, execute, and the live response shows the first fixture rows
-    operation.locator("button.try-out__btn").click()
-    operation.locator("tr[data-param-name='limit'] input").fill("2")
+    try_it_out(operation, "limit").fill("2")
     operation.locator("button.execute").click()
     live = operation.locator(".live-responses-table tr.response")
     live.wait_for()

@@ -265,6 +265,9 @@ Service.objects.create(
 
 
 def gateway_env(workdir: Path) -> dict[str, str]:
+    """The gateway's environment: a throwaway SQLite metadata database and, since several
+    workers must share it (the gateway refuses the local-memory cache with more than one),
+    the local Redis (db 13, a prefix of this run's own) unless CACHE_URL is given."""
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="gateway.settings",
@@ -272,6 +275,9 @@ def gateway_env(workdir: Path) -> dict[str, str]:
         LOG_LEVEL="WARNING",
         DEBUG="false",
     )
+    if not env.get("CACHE_URL"):
+        env["CACHE_URL"] = "redis://127.0.0.1:6379/13"
+        env["CACHE_KEY_PREFIX"] = f"bench-{workdir.name}"
     return env
 
 

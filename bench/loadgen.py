@@ -181,7 +181,15 @@ def run_wrk(
     argv += [f"http://{HOST}:{port}", "--", req.method, req.path, str(req.n_max), req.body]
     argv += [f"{k}: {v}" for k, v in headers.items()]
     out = subprocess.run(argv, capture_output=True, text=True, check=False)
-    for line in out.stdout.splitlines():
+    try:
+        return parse_wrk(out.stdout)
+    except ValueError:
+        raise RuntimeError(f"wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}") from None
+
+
+def parse_wrk(stdout: str) -> Measure:
+    """The Measure in bench/wrk.lua's WRK_JSON line (ValueError when there is none)."""
+    for line in stdout.splitlines():
         if line.startswith("WRK_JSON "):
             data = json.loads(line.removeprefix("WRK_JSON "))
             kinds = ("status_errors", "connect_errors", "read_errors", "write_errors", "timeouts")
@@ -192,7 +200,7 @@ def run_wrk(
                 p50_ms=data["p50_us"] / 1000,
                 p99_ms=data["p99_us"] / 1000,
             )
-    raise RuntimeError(f"wrk failed ({out.returncode}):\n{out.stdout}\n{out.stderr}")
+    raise ValueError("no WRK_JSON line")
 
 
 def run_python(

@@ -63,6 +63,7 @@ from bench.loadgen import (  # noqa: E402
     Request,
     have_wrk,
     load,
+    parse_wrk,
 )
 from bench.run import (  # noqa: E402
     TABLE_URL,
@@ -295,22 +296,6 @@ def write_paced_script(workdir: Path) -> Path:
     path = workdir / "wrk_paced.lua"
     path.write_text(PACED_LUA.format(script=json.dumps(str(WRK_SCRIPT))))
     return path
-
-
-def parse_wrk(stdout: str) -> Measure:
-    """The Measure from bench/wrk.lua's WRK_JSON line."""
-    for line in stdout.splitlines():
-        if line.startswith("WRK_JSON "):
-            data = json.loads(line.removeprefix("WRK_JSON "))
-            kinds = ("status_errors", "connect_errors", "read_errors", "write_errors", "timeouts")
-            return Measure(
-                requests=data["requests"],
-                seconds=data["duration_us"] / 1e6,
-                errors=sum(data[k] for k in kinds),
-                p50_ms=data["p50_us"] / 1000,
-                p99_ms=data["p99_us"] / 1000,
-            )
-    raise ValueError("no WRK_JSON line")
 
 
 def run_paced(

@@ -106,11 +106,20 @@ def _create_indexes(conn: psycopg.Connection[Any]) -> None:
         conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {TABLE} ({columns})")
 
 
+FUNCTION = "bench_order_status"
+# W5's SQL function: one row's status by its id (an index lookup), as a client would call it
+_FUNCTION_SQL = f"""
+CREATE OR REPLACE FUNCTION {FUNCTION}(p_id bigint) RETURNS text
+LANGUAGE sql STABLE AS 'SELECT status FROM {TABLE} WHERE id = p_id'
+"""
+
+
 def ensure_fixture(log: Callable[[str], object] = print) -> None:
     """Create and load the fixture unless it is already in place."""
     _ensure_database()
     with connect(DATABASE) as conn:
         create_orders_table(conn, TABLE)
+        conn.execute(_FUNCTION_SQL)
         base, top, above = conn.execute(
             f"SELECT count(*) FILTER (WHERE id <= %s), max(id) FILTER (WHERE id <= %s), "
             f"count(*) FILTER (WHERE id > %s) FROM {TABLE}",

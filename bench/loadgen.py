@@ -40,6 +40,9 @@ class Request:
     def at(self, n: int) -> str:
         return self.path.replace("{n}", str(n))
 
+    def body_at(self, n: int) -> str:
+        return self.body.replace("{n}", str(n))
+
 
 @dataclass
 class Measure:
@@ -213,7 +216,6 @@ def run_python(
     lock = threading.Lock()
     deadline = time.perf_counter() + seconds
     hdrs = {"Content-Type": "application/json", **headers}
-    body = req.body.encode() or None
 
     def client() -> None:
         nonlocal errors
@@ -221,7 +223,9 @@ def run_python(
         mine: list[float] = []
         bad = 0
         while time.perf_counter() < deadline:
-            path = req.at(random.randint(1, req.n_max)) if req.n_max else req.path
+            n = random.randint(1, req.n_max) if req.n_max else 0
+            path = req.at(n) if req.n_max else req.path
+            body = (req.body_at(n) if req.n_max else req.body).encode() or None
             started = time.perf_counter()
             try:
                 if conn is None:

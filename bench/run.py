@@ -17,6 +17,7 @@ Workloads (the same rows for both targets):
   W2  25 rows of a random customer, newest first (indexed filter + order)
   W3  1000 rows (the first 1000 by id)
   W4  one-row insert (rows get customer_id 10001, outside W2's range; deleted at the end)
+  W5  call an SQL function: bench_order_status(p_id), one row's status by a random id
 """
 
 from __future__ import annotations
@@ -107,6 +108,18 @@ WORKLOADS: dict[str, Workload] = {
             "one-row insert",
             Request("POST", TABLE_URL, body=json.dumps({"resource": [INSERT_ROW]})),
             Request("POST", "/orders/", body=json.dumps(INSERT_ROW)),
+        ),
+        Workload(
+            "W5",
+            "call an SQL function",
+            Request(
+                "POST",
+                f"/api/v2/{SERVICE}/_func/{fixture.FUNCTION}",
+                fixture.ROWS,
+                body='{"params": {"p_id": {n}}}',
+            ),
+            Request("POST", "/func/order_status/", fixture.ROWS, body='{"p_id": {n}}'),
+            check_n=123_457,
         ),
     )
 }
@@ -319,8 +332,10 @@ def check_equivalent(workload: Workload, gw_port: int, bl_port: int, token: str)
     """Both targets answer 2xx and the same rows; returns a one-line summary."""
     gw_req, bl_req = workload.gateway, workload.baseline
     n = workload.check_n
-    gw_status, gw = send(gw_port, gw_req.method, gw_req.at(n), gw_req.body, {TOKEN_HEADER: token})
-    bl_status, bl = send(bl_port, bl_req.method, bl_req.at(n), bl_req.body)
+    gw_status, gw = send(
+        gw_port, gw_req.method, gw_req.at(n), gw_req.body_at(n), {TOKEN_HEADER: token}
+    )
+    bl_status, bl = send(bl_port, bl_req.method, bl_req.at(n), bl_req.body_at(n))
     if not (200 <= gw_status < 300 and 200 <= bl_status < 300):
         raise RuntimeError(
             f"{workload.key}: gateway answered {gw_status} {str(gw)[:300]}, "
@@ -331,6 +346,10 @@ def check_equivalent(workload: Workload, gw_port: int, bl_port: int, token: str)
         if not (gw_id > fixture.ROWS and bl_id > fixture.ROWS):
             raise RuntimeError(f"W4: unexpected inserted ids {gw_id}, {bl_id}")
         return f"both inserted a row (ids {gw_id}, {bl_id})"
+    if workload.key == "W5":
+        if gw != bl or not isinstance(gw, str):
+            raise RuntimeError(f"W5: the targets disagree: gateway {gw!r}, baseline {bl!r}")
+        return f"the same value ({gw!r})"
     gw_rows = [gw] if workload.key == "W1" else gw["resource"]
     bl_rows = [bl] if workload.key == "W1" else bl
     if [_normal(r) for r in gw_rows] != [_normal(r) for r in bl_rows]:

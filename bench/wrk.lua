@@ -1,8 +1,8 @@
 -- wrk script shared by every workload of bench/run.py.
 --
 -- Arguments (after `--`): method, path, n_max, body, then any number of "Name: value" headers.
--- Every "{n}" in the path is replaced, per request, by a random integer in 1..n_max (n_max 0:
--- the path is used as is). body "" sends no body. done() prints one line
+-- Every "{n}" in the path and the body is replaced, per request, by one random integer in
+-- 1..n_max (n_max 0: both are used as they are). body "" sends no body. done() prints one line
 -- "WRK_JSON {...}" that bench/run.py parses (latencies in microseconds).
 
 local method, path, n_max, body
@@ -22,11 +22,15 @@ function init(args)
 end
 
 function request()
-  local p = path
+  local p, b = path, body
   if n_max > 0 then
-    p = (p:gsub("{n}", tostring(math.random(1, n_max))))
+    local n = tostring(math.random(1, n_max))
+    p = (p:gsub("{n}", n))
+    if b then
+      b = (b:gsub("{n}", n))
+    end
   end
-  return wrk.format(method, p, nil, body)
+  return wrk.format(method, p, nil, b)
 end
 
 function done(summary, latency, requests)

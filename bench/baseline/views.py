@@ -6,9 +6,13 @@ orders by id (W3). `limit` caps the number of rows (no pagination class).
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import QuerySet
 from rest_framework import viewsets
+from rest_framework.decorators import api_view
 from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from bench.baseline.models import Order
 from bench.baseline.serializers import OrderSerializer
@@ -42,3 +46,13 @@ class OrderViewSet(viewsets.ModelViewSet):
         if limit is not None:
             queryset = queryset[: max(limit, 0)]
         return queryset
+
+
+@api_view(["POST"])
+def order_status(request: Request) -> Response:
+    """W5: the SQL function bench_order_status(p_id), called as a DRF developer would."""
+    p_id = _int_param({"p_id": str(request.data.get("p_id", ""))}, "p_id")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT bench_order_status(%s)", [p_id])
+        row = cursor.fetchone()
+    return Response(row[0] if row else None)

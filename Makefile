@@ -16,7 +16,7 @@ help:
 	@echo "make test       install, lint, then the whole pytest suite (real PostgreSQL)"
 	@echo "make browser    install Debian's chromium for the admin UI tests (root only)"
 	@echo "make test-unit  the database-free unit tests only"
-	@echo "make lint       ruff check + ruff format --check"
+	@echo "make lint       ruff check + ruff format --check + lint-imports (layer contracts)"
 	@echo "make fmt        ruff format + ruff check --fix"
 	@echo "make check      lint + test"
 	@echo "make bench      load benchmarks (bench/run.py)"
@@ -36,6 +36,7 @@ fmt: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 # The admin UI tests (tests/ui) drive Debian's chromium; Playwright never downloads a browser.
 browser:

@@ -14,16 +14,18 @@ from rest_framework.request import Request
 
 from apikeys.keys import generate
 from apikeys.models import App
-from gateway.system_records import RecordResource, views_for
-from rbac.models import Role
-from services.schema_spec import as_bool
+from core.flags import as_bool
+from core.system_records import RecordResource, views_for
 
 ROLE = "role_by_role_id"
+# The app's default role, through the model's own foreign key ("rbac.Role"): apikeys sits
+# below rbac and imports nothing of it.
+_ROLES = App._meta.get_field("role").related_model._default_manager.all()
 
 
 class AppSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     role_id = serializers.PrimaryKeyRelatedField(
-        source="role", queryset=Role.objects.all(), allow_null=True, required=False
+        source="role", queryset=_ROLES, allow_null=True, required=False
     )
 
     class Meta:

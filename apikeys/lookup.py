@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass
 
 from apikeys.keys import PREFIX_LENGTH, matches
+from apikeys.models import App
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +35,6 @@ class _Apps:
         loaded = self.by_prefix
         if loaded is not None:
             return loaded
-        from apikeys.models import App
-
         with self.lock:
             if self.by_prefix is None:
                 grouped: dict[str, list[AppSnapshot]] = {}

@@ -12,7 +12,7 @@ class AuditConfig(AppConfig):
     def ready(self) -> None:
         from audit import checks  # noqa: F401  (registers the system checks)
         from audit.recorder import recorder
-        from gateway.context import add_observer
+        from core.context import add_observer
 
         add_observer(recorder.observe)
         recorder.install_exit_flush()

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from gateway.context import RequestContext
+from audit.models import AuditEvent
+from core.context import RequestContext
 
 # The order of a Row's items. `time` is a Unix timestamp in a Row, a datetime everywhere else.
 FIELDS = (
@@ -63,8 +64,6 @@ def row_from(context: RequestContext) -> Row:
 @cache
 def _text_limits() -> dict[str, int]:
     """Each text field's column length (read from the model once)."""
-    from audit.models import AuditEvent
-
     return {
         f.name: f.max_length
         for f in AuditEvent._meta.get_fields()

@@ -24,8 +24,8 @@ from audit.buffer import Buffer
 from audit.models import AuditEvent
 from audit.record import FIELDS, Row, as_json_ready, copy_values, fields_of, row_from
 from audit.retention import purge
-from gateway.context import RequestContext
-from gateway.shutdown import at_exit
+from core.context import RequestContext
+from core.shutdown import at_exit
 
 log = logging.getLogger(__name__)
 stream = logging.getLogger("gateway.audit")  # "log" mode: one JSON line per event
@@ -105,7 +105,7 @@ class Recorder:
     # --- the request path ----------------------------------------------------------------
 
     def observe(self, context: RequestContext, response: HttpResponseBase) -> None:
-        """gateway.context observer: record one finished /api/ request (not a CORS preflight)."""
+        """core.context observer: record one finished /api/ request (not a CORS preflight)."""
         mode = settings.GATEWAY_AUDIT
         if mode == "off" or context.preflight:
             return
@@ -260,7 +260,7 @@ class Recorder:
 
     def install_exit_flush(self) -> None:
         """Flush what is still waiting when the process exits (AuditConfig.ready); through
-        gateway.shutdown, because granian's workers never run atexit handlers."""
+        core.shutdown, because granian's workers never run atexit handlers."""
         if not self._exit_flush_installed:
             self._exit_flush_installed = True
             at_exit(self._flush_at_exit)

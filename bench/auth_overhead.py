@@ -257,8 +257,8 @@ def time_auth(workload: Workload, caller: Caller, ns: list[int], repeat: int) ->
     The credentials are extracted once, as the pipeline does (gateway/credentials.py)."""
     from django.core.handlers.wsgi import WSGIRequest
 
-    from gateway.credentials import extract_credentials
-    from gateway.errors import GatewayError
+    from core.credentials import extract_credentials
+    from core.errors import GatewayError
     from gateway.pipeline import resolve_service
     from rbac.policy import authenticate, require_credentials
 
@@ -282,8 +282,8 @@ def time_row_filter(workload: Workload, caller: Caller, repeat: int) -> float | 
     request: rbac.row_filters.bind_for_table); None when its grant has no row filter."""
     from django.core.handlers.wsgi import WSGIRequest
 
-    from gateway.credentials import extract_credentials
-    from gateway.errors import GatewayError
+    from core.credentials import extract_credentials
+    from core.errors import GatewayError
     from gateway.pipeline import resolve_service
     from rbac.policy import authenticate
     from rbac.row_filters import bind_for_table

@@ -750,8 +750,9 @@ def breakdown_main(requests: int) -> int:
 
     from audit.recorder import recorder
     from bench.auth_overhead import call, environ_for, time_requests
-    from gateway import context, metrics
-    from gateway.context import RequestContext
+    from core import context
+    from core.context import RequestContext
+    from gateway import metrics
     from gateway.wsgi import application
     from limits import counters
     from limits.rules import active

@@ -3,14 +3,14 @@
 from django.urls import path, re_path
 
 from apikeys import api as apps_api
-from gateway import docs_views
+from gateway import directory, docs_views
 from limits import api as limits_api
 from rbac import role_api, session_api, user_api
 from services import api as services_api
 from services import cache_api
 
 urlpatterns = [
-    re_path(r"^api(?:/v2)?/?$", services_api.ServiceDirectory.as_view()),
+    re_path(r"^api(?:/v2)?/?$", directory.ServiceDirectory.as_view()),
     path("api/v2/system/admin/session", session_api.AdminSessionView.as_view()),
     path("api/v2/system/environment", session_api.EnvironmentView.as_view()),
     path("api/v2/user/session", session_api.UserSessionView.as_view()),

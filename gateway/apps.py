@@ -13,8 +13,9 @@ class GatewayConfig(AppConfig):
 
     def ready(self) -> None:
         import gateway.checks  # noqa: F401  (registers the system checks)
-        from gateway import metrics, shutdown
-        from gateway.context import add_observer
+        from core import shutdown
+        from core.context import add_observer
+        from gateway import metrics
         from gateway.logs import log_failure
 
         add_observer(log_failure)

@@ -11,9 +11,9 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
 
+from core.credentials import extract_credentials, query_params
+from core.errors import BadRequest, Forbidden, GatewayError
 from gateway import pipeline
-from gateway.credentials import extract_credentials, query_params
-from gateway.errors import BadRequest, Forbidden, GatewayError
 from gateway.views import error_response
 from rbac.policy import authenticate, require_credentials
 from rbac.sessions import issue_token

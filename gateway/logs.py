@@ -14,7 +14,7 @@ from typing import Any
 
 from django.http import HttpResponseBase
 
-from gateway.context import RequestContext, current
+from core.context import RequestContext, current
 
 # A credential in a query string (?api_key=..., &session_token=...) inside a log message.
 _CREDENTIAL = re.compile(

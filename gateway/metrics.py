@@ -1,4 +1,4 @@
-"""Prometheus metrics: each /api/ request's outcome (observe(), a gateway.context observer) and the
+"""Prometheus metrics: each /api/ request's outcome (observe(), a core.context observer) and the
 service pools, read when /metrics is scraped. Never does I/O on the request path.
 
 Multi-process servers: with PROMETHEUS_MULTIPROC_DIR set, every worker writes its samples to
@@ -26,7 +26,8 @@ from prometheus_client.metrics import disable_created_metrics
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from gateway.context import RequestContext
+from core.context import RequestContext
+from services.registry import registry
 
 # prometheus-client picks its value store when it is imported: files in the directory named by
 # PROMETHEUS_MULTIPROC_DIR if that variable is set, else plain in-process numbers.
@@ -92,8 +93,6 @@ LIMIT_REJECTIONS = Counter(
 
 def pool_stats() -> dict[str, dict[str, int]]:
     """{service: {size, in_use, waiting, max}} for this process's service pools."""
-    from services.registry import registry
-
     stats: dict[str, dict[str, int]] = {}
     for name, raw in registry.pool_stats().items():
         size = int(raw.get("pool_size", 0))
@@ -170,8 +169,6 @@ def service_label(name: str | None) -> str:
         return ""
     if name in SYSTEM_NAMESPACES:
         return name
-    from services.registry import registry
-
     return name if registry.find(name) is not None else ""
 
 
@@ -193,7 +190,7 @@ _flushed_at = time.monotonic()
 
 
 def observe(context: RequestContext, response: HttpResponseBase) -> None:
-    """Count one answered /api/ request (a gateway.context observer)."""
+    """Count one answered /api/ request (a core.context observer)."""
     global _flushed_at
     service = service_label(context.service)
     verb = context.verb if context.verb in VERBS else "OTHER"

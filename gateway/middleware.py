@@ -14,10 +14,10 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import Resolver404, resolve
 
+from core.context import begin, finish
+from core.context import current as current_context
+from core.errors import InternalError, NotFound, UriTooLong
 from gateway import cors
-from gateway.context import begin, finish
-from gateway.context import current as current_context
-from gateway.errors import InternalError, NotFound, UriTooLong
 from gateway.views import data_api, error_response
 
 log = logging.getLogger("gateway")

@@ -20,11 +20,11 @@ from django.http import (
     StreamingHttpResponse,
 )
 
-from gateway.context import current as current_context
-from gateway.credentials import extract_credentials, query_params
-from gateway.errors import BadRequest, GatewayError, MethodNotAllowed
-from gateway.request_body import read_json_body
-from gateway.responses import json_response, service_root, table_list
+from core.context import current as current_context
+from core.credentials import extract_credentials, query_params
+from core.errors import BadRequest, GatewayError, MethodNotAllowed
+from core.request_body import read_json_body
+from core.responses import json_response
 from limits.enforce import LimitExceeded, enforce
 from limits.rules import Caller
 from rbac.db_roles import identity_for
@@ -40,6 +40,7 @@ from rbac.row_filters import bind_for_table
 from services import read_cache
 from services.db_identity import acting_as
 from services.execute import run_read, run_write
+from services.listing import service_root, table_list
 from services.plan.bind import RelatedGuard, bind_read, bind_write
 from services.plan.parse import NO_BODY, parse_request
 from services.plan.types import BoundNode, BoundRead, ServiceRoot, TableList, TableRead

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "core.apps.CoreConfig",
     "gateway.apps.GatewayConfig",
     "rbac.apps.RbacConfig",
     "apikeys.apps.ApikeysConfig",
@@ -136,10 +137,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rbac.authentication.IsGatewayAdmin"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "gateway.drf.GatewayJSONParser",
-        "gateway.drf.AnyTypeJSONParser",  # JSON sent as form data or with no Content-Type
+        "core.drf.GatewayJSONParser",
+        "core.drf.AnyTypeJSONParser",  # JSON sent as form data or with no Content-Type
     ],
-    "EXCEPTION_HANDLER": "gateway.drf.exception_handler",
+    "EXCEPTION_HANDLER": "core.drf.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
 }

@@ -15,6 +15,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core import checks
 from django.db import DatabaseError, connections
+from django.db.migrations.executor import MigrationExecutor
 
 _WORKERS_FLAG = re.compile(r"^(?:--workers|-w)(?:=(\d+))?$")
 
@@ -60,8 +61,6 @@ def _check_errors() -> str | None:
 
 
 def _metadata_problem() -> str | None:
-    from django.db.migrations.executor import MigrationExecutor
-
     connection = connections["default"]
     try:
         with connection.cursor() as cursor:

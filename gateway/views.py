@@ -14,9 +14,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.views.decorators.http import require_safe
 
-from gateway import metrics, pipeline, readiness
-from gateway.context import note_error
-from gateway.errors import (
+from core.context import note_error
+from core.errors import (
     BadRequest,
     GatewayError,
     InternalError,
@@ -24,6 +23,7 @@ from gateway.errors import (
     NotFound,
     render_error,
 )
+from gateway import metrics, pipeline, readiness
 
 log = logging.getLogger("gateway")
 

@@ -30,7 +30,7 @@ if _problem is not None:  # the server exits: better than failing every request
 from django.conf import settings  # noqa: E402  (after Django is set up)
 from django.core.handlers.wsgi import WSGIRequest  # noqa: E402
 
-from gateway.errors import PayloadTooLarge, render_error  # noqa: E402
+from core.errors import PayloadTooLarge, render_error  # noqa: E402
 from gateway.middleware import is_data_path, serve_api  # noqa: E402
 
 

@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 
-from gateway.errors import BadRequest
+from core.errors import BadRequest
 from limits import counters
 from limits.api import check_limit
 from limits.models import Limit

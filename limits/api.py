@@ -11,12 +11,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gateway.errors import BadRequest, NotFound
-from gateway.system_records import RecordResource, views_for
+from core.errors import BadRequest, NotFound
+from core.flags import as_bool
+from core.system_records import RecordResource, views_for
 from limits import counters
 from limits.models import LIMIT_TYPES, PERIODS, Limit
 from limits.rules import LimitRule, active, clear_cache, normalize_endpoint
-from services.schema_spec import as_bool
+from rbac.models import Role, User
+from services.models import Service
 
 COUNTERS = "limit_cache_by_limit_id"
 _VERBS = ("", "GET", "POST", "PUT", "PATCH", "DELETE")
@@ -89,9 +91,6 @@ def check_limit(limit: Limit) -> None:
 
 
 def _exists(field: str, value: int) -> bool:
-    from rbac.models import Role, User
-    from services.models import Service
-
     model = {"user_id": User, "role_id": Role, "service_id": Service}[field]
     return bool(model.objects.filter(pk=value).exists())
 

@@ -21,8 +21,9 @@ from typing import Any
 
 from django.core.cache import cache
 
-from gateway.redis_client import client as _redis
-from gateway.redis_client import key as redis_key
+from core.metadata import bump
+from core.redis_client import client as _redis
+from core.redis_client import key as redis_key
 from limits.rules import LimitRule
 
 _PREFIX = "gwlimit"
@@ -173,11 +174,9 @@ def current(rule: LimitRule) -> list[tuple[str, int]]:
 
 def reset_everywhere(rules: list[LimitRule]) -> None:
     """Reset these limits and make every process drop its leases of them."""
-    from services.registry import bump_metadata_version
-
     for rule in rules:
         reset(rule)
-    bump_metadata_version()
+    bump()
 
 
 def reset(rule: LimitRule) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from gateway.errors import TooManyRequests
+from core.errors import TooManyRequests
 from limits import counters
 from limits.rules import Caller, LimitRule, active, applicable
 

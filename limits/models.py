@@ -58,7 +58,22 @@ class Limit(models.Model):
     @property
     def key_text(self) -> str:
         """DF's description of the limit's scope: instance.user:7.service:5.minute."""
-        from limits.rules import key_text
-
         scope = key_text(self.type, self.user_id, self.role_id, self.service_id, self.endpoint)
         return f"{scope}.{self.period_name}"
+
+
+def key_text(
+    type_: str, user_id: int | None, role_id: int | None, service_id: int | None, endpoint: str
+) -> str:
+    """DF's description of a limit's scope, without the period: instance.user:7.service:5."""
+    parts = ["instance"]
+    for segment in type_.split(".")[1:]:
+        value = {
+            "user": f"user:{user_id}",
+            "each_user": "each_user",
+            "role": f"role:{role_id}",
+            "service": f"service:{service_id}",
+            "endpoint": f"endpoint:{endpoint}",
+        }[segment]
+        parts.append(value)
+    return ".".join(parts)

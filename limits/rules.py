@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from limits.models import PERIOD_SECONDS, PERIODS
+from limits.models import PERIOD_SECONDS, PERIODS, Limit, key_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,23 +61,6 @@ class Caller:
     service_id: int | None
     resource: str  # lower-case path below the service, e.g. _table/contacts/5
     verb: str
-
-
-def key_text(
-    type_: str, user_id: int | None, role_id: int | None, service_id: int | None, endpoint: str
-) -> str:
-    """DF's description of a limit's scope, without the period: instance.user:7.service:5."""
-    parts = ["instance"]
-    for segment in type_.split(".")[1:]:
-        value = {
-            "user": f"user:{user_id}",
-            "each_user": "each_user",
-            "role": f"role:{role_id}",
-            "service": f"service:{service_id}",
-            "endpoint": f"endpoint:{endpoint}",
-        }[segment]
-        parts.append(value)
-    return ".".join(parts)
 
 
 def rule_from(row: Mapping[str, Any]) -> LimitRule:
@@ -150,8 +133,6 @@ class _Snapshot:
         loaded = self.rules
         if loaded is not None:
             return loaded
-        from limits.models import Limit
-
         with self.lock:
             if self.rules is None:
                 self.rules = tuple(

@@ -7,16 +7,16 @@ from typing import Any
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from core.metadata import bump, stamp
 from limits import counters, rules
 from limits.models import Limit
-from services.registry import bump_metadata_version, registry
 
 
 @receiver(post_save, sender=Limit)
 @receiver(post_delete, sender=Limit)
 def limits_changed(sender: Any, **kwargs: Any) -> None:
-    bump_metadata_version()
+    bump()
 
 
-registry.on_change(rules.clear_cache)
-registry.on_change(counters.clear_leases)  # a reset anywhere reaches every process's leases
+stamp.on_change(rules.clear_cache)
+stamp.on_change(counters.clear_leases)  # a reset anywhere reaches every process's leases

@@ -15,8 +15,8 @@ from django.contrib.auth.models import Group
 from django.db.models import Count, Field, QuerySet
 from django.http import HttpRequest
 
+from core.verbs import VERB_BITS, mask_of, verb_names
 from rbac.models import Role, RoleServiceAccess, User, UserAppRole
-from rbac.verbs import VERB_BITS, mask_of, verb_names
 
 SYSTEM_ADMIN = "System admin"
 

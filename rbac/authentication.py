@@ -9,11 +9,11 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from gateway.context import current as current_context
-from gateway.credentials import extract_credentials
-from gateway.errors import Forbidden, NotAuthenticated
-from rbac.policy import NO_CREDENTIALS
-from rbac.sessions import Session, verify_token
+from core.context import current as current_context
+from core.credentials import extract_credentials
+from core.errors import Forbidden, NotAuthenticated
+from rbac.policy import NO_CREDENTIALS, authenticate
+from rbac.sessions import Session
 
 
 class SessionTokenAuthentication(BaseAuthentication):
@@ -23,12 +23,12 @@ class SessionTokenAuthentication(BaseAuthentication):
         creds = extract_credentials(request._request)
         if not creds.session_token:
             return None
-        session = verify_token(creds.session_token)
+        principal = authenticate(creds)  # the one authentication stage, as the data API's
         context = current_context()
         if context is not None:
-            context.user_id, context.user_email = session.user.id, session.user.email
-            context.is_admin = session.user.is_admin
-        return session.user, session
+            context.note_principal(principal)
+        session = principal.session
+        return (session.user, session) if session is not None else None
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"

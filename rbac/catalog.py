@@ -12,7 +12,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.errors import GatewayError
+from core.errors import GatewayError
+from rbac.models import Role, RoleServiceAccess, UserAppRole
 from rbac.row_filters import parse_filters
 from rbac.rules import AccessRule, RowFilterGroup, normalize_component
 
@@ -63,8 +64,6 @@ class _Catalog:
         loaded = self.roles
         if loaded is not None:
             return loaded
-        from rbac.models import Role, RoleServiceAccess
-
         with self.lock:
             if self.roles is None:
                 rules: dict[int, list[AccessRule]] = {}
@@ -96,8 +95,6 @@ class _Catalog:
         cached = self.user_roles.get(user_id)
         if cached is not None:
             return cached
-        from rbac.models import UserAppRole
-
         pairs = tuple(
             UserAppRole.objects.filter(user_id=user_id)
             .order_by("id")

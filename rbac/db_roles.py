@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import orjson
 
-from gateway.errors import Forbidden
+from core.errors import Forbidden
 from rbac.policy import Grant, Principal
 from services.config import ServiceConfig
 from services.db_identity import DbIdentity

@@ -9,6 +9,9 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from core.errors import BadRequest
+from rbac.row_filters import check_rule
+
 
 class UserManager(BaseUserManager):
     use_in_migrations = True
@@ -129,9 +132,6 @@ class RoleServiceAccess(models.Model):
         return f"{self.service or 'all services'}: {self.component or '(root)'}"
 
     def clean(self) -> None:
-        from gateway.errors import BadRequest
-        from rbac.row_filters import check_rule
-
         try:
             check_rule(self.service_id, self.component, self.filters, self.filter_op)
         except BadRequest as exc:

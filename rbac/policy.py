@@ -14,14 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from apikeys.lookup import AppSnapshot, resolve
-from gateway.credentials import Credentials
-from gateway.errors import Forbidden, GatewayError, NotAuthenticated
+from core.credentials import Credentials
+from core.errors import Forbidden, GatewayError, NotAuthenticated
+from core.metadata import stamp
+from core.verbs import ALL_VERBS, VERB_BITS
 from rbac import catalog
 from rbac.catalog import RoleSnapshot
 from rbac.row_filters import combine_groups
 from rbac.rules import decide, mask_for, normalize_component
 from rbac.sessions import Session, UserSnapshot, verify_token
-from rbac.verbs import ALL_VERBS, VERB_BITS
 from services.plan.filter_ast import Node
 
 NO_CREDENTIALS = (
@@ -64,17 +65,31 @@ class Principal:
 
 def authenticate(creds: Credentials) -> Principal:
     """Verify the token (bad tokens fail first, spec §7.4), find the app and the role."""
-    from services.registry import registry
-
-    registry.poll()  # picks up changed apps, roles and revoked tokens
+    stamp.poll()  # picks up changed apps, roles and revoked tokens
     session = verify_token(creds.session_token) if creds.session_token else None
     app = resolve(creds.api_key) if creds.api_key else None
     principal = Principal(session=session, app=app, api_key_given=creds.api_key is not None)
     if principal.is_admin or app is None:
         return principal
     user_id = session.user.id if session is not None else None
-    role = catalog.role(catalog.effective_role_id(user_id, app.id, app.role_id))
-    return Principal(session, app, True, role)
+    return Principal(session, app, True, effective_role(user_id, app))
+
+
+def effective_role(user_id: int | None, app: AppSnapshot) -> RoleSnapshot | None:
+    """The role a (user, app) pair acts with: the user's role for the app, else the app's
+    default role (spec §8.2). Logins use it too, to answer the role a session will have."""
+    return catalog.role(catalog.effective_role_id(user_id, app.id, app.role_id))
+
+
+def reaches(principal: Principal, service_id: int) -> bool:
+    """Whether any rule of the caller's role grants anything on the service (the service
+    directory lists only those)."""
+    if principal.is_admin:
+        return True
+    role = principal.role
+    if role is None or not role.is_active:
+        return False
+    return any(r.verbs and r.service_id in (None, service_id) for r in role.rules)
 
 
 def require_credentials(principal: Principal) -> None:

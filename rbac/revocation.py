@@ -13,7 +13,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F
+
+from core.metadata import bump_revocations
+from rbac.models import RevokedToken
 
 # rows created this long before the last load are read again: a revocation committed late
 # (its transaction began before the load) is still picked up
@@ -28,8 +30,6 @@ class _Revoked:
 
     def load(self) -> None:
         """Read the revocations this process has not seen (all of them on the first call)."""
-        from rbac.models import RevokedToken
-
         now = datetime.now(UTC)
         rows = RevokedToken.objects.filter(expires_at__gt=now)
         if self.loaded_at is not None:
@@ -56,18 +56,13 @@ def is_revoked(jti: str) -> bool:
 
 def revoke(jti: str, until: float) -> None:
     """Revoke a token id until `until` (unix time), here at once and everywhere soon."""
-    from rbac.models import RevokedToken
-    from services.models import MetadataVersion
-
     expires = datetime.fromtimestamp(until, UTC)
     with _revoked.lock:
         _revoked.jtis[jti] = until
     with transaction.atomic():
         RevokedToken.objects.get_or_create(jti=jti, defaults={"expires_at": expires})
         RevokedToken.objects.filter(expires_at__lt=datetime.now(UTC)).delete()
-        updated = MetadataVersion.objects.filter(pk=1).update(revocations=F("revocations") + 1)
-        if not updated:
-            MetadataVersion.objects.get_or_create(pk=1, defaults={"revocations": 1})
+        bump_revocations()
 
 
 def clear() -> None:

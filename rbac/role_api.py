@@ -13,17 +13,17 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from gateway.errors import BadRequest
-from gateway.system_records import (
+from core.errors import BadRequest
+from core.system_records import (
     RecordResource,
     apply_nested,
     nested_list,
     record_id,
     views_for,
 )
+from core.verbs import ALL_VERBS, mask_of
 from rbac.models import Role, RoleServiceAccess
 from rbac.row_filters import check_rule
-from rbac.verbs import ALL_VERBS, mask_of
 from services.models import Service
 
 RULES = "role_service_access_by_role_id"

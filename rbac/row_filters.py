@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from gateway.errors import BadRequest, GatewayError, InternalError
+from core.errors import BadRequest, GatewayError, InternalError
 from rbac.rules import RowFilterGroup, normalize_component
 from services.plan.bind import bind_filter
 from services.plan.filter_ast import And, Condition, Node, Not, Or, Value

@@ -25,13 +25,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apikeys.lookup import resolve
-from gateway.client import client_address
-from gateway.context import current as current_context
-from gateway.credentials import extract_credentials
-from gateway.errors import BadRequest, Forbidden, GatewayError, NotAuthenticated, NotFound
-from rbac import catalog, throttle
+from core.client import client_address
+from core.context import current as current_context
+from core.credentials import extract_credentials
+from core.errors import BadRequest, Forbidden, GatewayError, NotAuthenticated, NotFound
+from rbac import throttle
 from rbac.models import User
-from rbac.sessions import refresh_token, revoke_token, verify_token
+from rbac.policy import effective_role
+from rbac.sessions import issue_token, refresh_token, revoke_token, verify_token
 
 _FORMAT = "%Y-%m-%d %H:%M:%S"
 NO_SESSION = "There is no valid session for the current request."
@@ -101,7 +102,7 @@ class SessionView(APIView):
         app = resolve(extract_credentials(request._request).api_key)
         if app is None:
             return None
-        role = catalog.role(catalog.effective_role_id(user.pk, app.id, app.role_id))
+        role = effective_role(user.pk, app)
         if role is not None and not role.is_active:
             raise Forbidden("Role is not active.")
         return role
@@ -134,8 +135,6 @@ class SessionView(APIView):
         _note_login(request, user, role)
         user.last_login_date = timezone.now()
         User.objects.filter(pk=user.pk).update(last_login_date=user.last_login_date)
-        from rbac.sessions import issue_token
-
         token, expiry = issue_token(user, issuer=request.build_absolute_uri())
         return _no_store(session_info(user, token, expiry, role))
 

@@ -20,8 +20,10 @@ from typing import Any
 import jwt
 from django.conf import settings
 
-from gateway.errors import Forbidden, NotAuthenticated
+from core.errors import Forbidden, NotAuthenticated
+from core.metadata import stamp
 from rbac import revocation
+from rbac.models import User
 
 ALGORITHM = "HS256"
 EXPIRED_MESSAGE = (
@@ -105,8 +107,6 @@ def clear_caches() -> None:
 def _user(user_id: int) -> UserSnapshot | None:
     if user_id in _cache.users:
         return _cache.users[user_id]
-    from rbac.models import User
-
     row = (
         User.objects.filter(pk=user_id)
         .values("id", "email", "is_active", "is_staff", "name", "first_name", "last_name")
@@ -159,9 +159,7 @@ def _session_from(claims: dict[str, Any], token: str) -> Session:
 
 def _poll() -> None:
     """Pick up revocations made by other processes (or before a restart) before judging."""
-    from services.registry import registry
-
-    registry.poll()
+    stamp.poll()
 
 
 def verify_token(token: str) -> Session:
@@ -216,8 +214,6 @@ def refresh_token(
         raise Forbidden(BLACKLISTED_MESSAGE)
     if admins_only and not session.user.is_admin:
         raise NotAuthenticated("You are not authorized to perform this action.")
-    from rbac.models import User
-
     user = User.objects.get(pk=session.user.id)
     new_token, expiry = issue_token(user, issuer)
     revocation.revoke(session.jti, _revocable_until(claims))

@@ -1,6 +1,6 @@
-"""Changes to roles, rules, apps and per-app roles bump the metadata version, so every process
-drops its snapshots (rbac/catalog.py, apikeys/lookup.py); revocations travel on their own
-counter (rbac/revocation.py)."""
+"""Changes to users, roles, rules, apps and per-app roles bump the metadata version, so every
+process drops its snapshots (rbac/catalog.py, rbac/sessions.py, apikeys/lookup.py); revocations
+travel on their own counter (rbac/revocation.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from django.dispatch import receiver
 
 from apikeys.lookup import clear_cache as clear_apps
 from apikeys.models import App
+from core.metadata import bump, stamp
 from rbac import catalog, revocation
-from rbac.models import Role, RoleServiceAccess, UserAppRole
-from services.registry import bump_metadata_version, registry
+from rbac.models import Role, RoleServiceAccess, User, UserAppRole
+from rbac.sessions import clear_caches
 
 
 @receiver(post_save, sender=Role)
@@ -24,10 +25,13 @@ from services.registry import bump_metadata_version, registry
 @receiver(post_delete, sender=UserAppRole)
 @receiver(post_save, sender=App)
 @receiver(post_delete, sender=App)
+@receiver(post_save, sender=User)
+@receiver(post_delete, sender=User)
 def access_changed(sender: Any, **kwargs: Any) -> None:
-    bump_metadata_version()
+    bump()
 
 
-registry.on_change(catalog.clear_cache)
-registry.on_change(clear_apps)
-registry.on_revocation(revocation.sync)
+stamp.on_change(catalog.clear_cache)
+stamp.on_change(clear_apps)
+stamp.on_change(clear_caches)
+stamp.on_revocation(revocation.sync)

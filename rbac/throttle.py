@@ -14,7 +14,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-from gateway.errors import TooManyRequests
+from core.errors import TooManyRequests
 
 _PREFIX = "login-fail:"
 

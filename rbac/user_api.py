@@ -17,8 +17,8 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 from apikeys.models import App
-from gateway.errors import BadRequest, Forbidden, NotFound
-from gateway.system_records import (
+from core.errors import BadRequest, Forbidden, NotFound
+from core.system_records import (
     RecordResource,
     apply_nested,
     nested_list,

@@ -7,9 +7,9 @@ read the database through the service's pool or one direct connection, never cha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import (
     Http404,
@@ -21,7 +21,7 @@ from django.http import (
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from gateway.errors import GatewayError
+from core.errors import GatewayError
 from services import executor
 from services.config import ServiceConfig
 from services.models import Service
@@ -29,8 +29,8 @@ from services.registry import registry
 from services.routines.catalog import Routine, RoutineCatalog, load_catalog
 from services.schema_cache import Table
 
-if TYPE_CHECKING:
-    from services.admin import ServiceAdmin
+# the views take the Service ModelAdmin that mounts them (services/admin.py)
+ServiceAdmin = admin.ModelAdmin
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,15 +10,12 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gateway.credentials import extract_credentials
-from gateway.errors import BadRequest
-from gateway.system_records import RecordResource, views_for
-from rbac.policy import authenticate
+from core.errors import BadRequest
+from core.system_records import RecordResource, views_for
 from services.config import ServiceConfig
 from services.executor import test_connection
 from services.models import MASKED_PASSWORD, Service
@@ -152,37 +149,3 @@ class ServiceTypes(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request: Request) -> Response:
         return Response({"resource": [SERVICE_TYPE]})
-
-
-class ServiceDirectory(APIView):
-    """GET /api/v2: the services the caller may reach, and the service types (spec §2.1)."""
-
-    authentication_classes: list[Any] = []
-    permission_classes = [AllowAny]
-
-    @extend_schema(responses={200: dict})
-    def get(self, request: Request) -> Response:
-        principal = authenticate(extract_credentials(request._request))  # bad tokens fail
-        services = Service.objects.filter(is_active=True)
-        role = principal.role
-        if not principal.is_admin:
-            if role is None or not role.is_active:
-                services = services.none()
-            elif not any(r.service_id is None and r.verbs for r in role.rules):
-                services = services.filter(pk__in={r.service_id for r in role.rules if r.verbs})
-        return Response(
-            {
-                "services": [
-                    {
-                        "id": s.pk,
-                        "name": s.name,
-                        "label": s.label,
-                        "description": s.description,
-                        "type": s.type,
-                        "spec_url": f"/api/v2/{s.name}/_spec",
-                    }
-                    for s in services
-                ],
-                "service_types": [SERVICE_TYPE],
-            }
-        )

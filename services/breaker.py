@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 
-from gateway.errors import ServiceUnavailable
+from core.errors import ServiceUnavailable
 
 RETRY_AFTER_SECONDS = 1  # what an open breaker tells clients (a probe runs several times a second)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from gateway.errors import BadRequest, GatewayError
+from core.errors import BadRequest, GatewayError
 from services.pgerrors import classify
 from services.plan.types import BoundNode, BoundRecord, BoundWrite
 from services.schema_cache import Column, Table

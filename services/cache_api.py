@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gateway.errors import NotFound
+from core.errors import NotFound
 from services import read_cache
 from services.models import Service
 from services.registry import registry

@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from gateway.errors import InternalError
+from core.errors import InternalError
 
 # role and claims are bound values: set_config() takes the role's name as data, never as SQL
 APPLY_IDENTITY = (

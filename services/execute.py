@@ -13,9 +13,9 @@ from typing import Any
 import orjson
 import psycopg
 
-from gateway.context import note_rows
-from gateway.errors import BatchError, Forbidden, GatewayError, NotFound
-from rbac.policy import FULL_ACCESS
+from core.context import note_rows
+from core.errors import BatchError, Forbidden, GatewayError, NotFound
+from core.verbs import ALL_VERBS
 from services import executor
 from services.bulk import insert_batch
 from services.pgerrors import classify
@@ -24,6 +24,7 @@ from services.registry import LiveService
 from services.schema_describe import extras_for, load_extras, table_description
 from services.sql.compile import (
     Statement,
+    combine,
     compile_count,
     compile_delete,
     compile_insert,
@@ -60,7 +61,7 @@ def run_read(
     read: BoundRead,
     row_filter: BoundNode | None = None,
     *,
-    verbs: int = FULL_ACCESS.verbs,
+    verbs: int = ALL_VERBS,
 ) -> bytes:
     """GET /_table/{t}[/{id}]: the response body bytes.
 
@@ -74,7 +75,7 @@ def run_read(
         row = conn.execute(stmt.query, stmt.params).fetchone()
         rows_json, count, more = row if row else ("[]", 0, False)
         if more:
-            where = _and(read.where, row_filter)
+            where = combine(read.where, row_filter)
             count = _one(conn, compile_count(read.table, where, read.group))
         return rows_json, count, more
 
@@ -93,14 +94,6 @@ def run_read(
     if read.as_list:
         body = _as_list(body, tuple(k.name for k in read.keys))
     return _wrap(body, meta)
-
-
-def _and(a: BoundNode | None, b: BoundNode | None) -> BoundNode | None:
-    from services.plan.types import BoundLogic
-
-    if a is None or b is None:
-        return a or b
-    return BoundLogic("and", (a, b))
 
 
 def _key_read(
@@ -221,7 +214,7 @@ def run_write(live: LiveService, write: BoundWrite, row_filter: BoundNode | None
 def _filtered_write(live: LiveService, write: BoundWrite, row_filter: BoundNode | None) -> bytes:
     """By filter (or force): one statement over every matching row the role may see; an
     update that would move any of them out of the role's filter is undone and refused."""
-    where = _and(write.where, row_filter)
+    where = combine(write.where, row_filter)
     checked = row_filter is not None and write.action == "update"
     if write.action == "update":
         stmt = compile_update(

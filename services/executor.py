@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from gateway.errors import GatewayError, ServiceUnavailable
+from core.errors import GatewayError, ServiceUnavailable
 from services.config import ServiceConfig
 from services.pgerrors import classify, classify_connect_error, is_connection_error
 from services.pools import Connection, ServicePool, connect_once

@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from rbac.verbs import DELETE, GET, PATCH, POST, PUT
+from core.verbs import DELETE, GET, PATCH, POST, PUT
 from services.schema_cache import Column, Relation, SchemaCache, Table
 
 _TABLES_SQL = """

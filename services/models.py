@@ -142,17 +142,3 @@ class Service(models.Model):
             raise ValidationError(
                 "Database connection information must contain at least host and database name."
             )
-
-
-class MetadataVersion(models.Model):
-    """A single row whose counter every process polls to notice metadata changes."""
-
-    version = models.BigIntegerField(default=0)
-    # counts session-token revocations (logouts, refreshes): they reload only the revocations
-    revocations = models.BigIntegerField(default=0)
-
-    class Meta:
-        verbose_name = "metadata version"
-
-    def __str__(self) -> str:
-        return f"metadata version {self.version}"

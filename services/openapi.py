@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from rbac.verbs import VERB_BITS
+from core.verbs import VERB_BITS
 from services.config import ServiceConfig
 from services.openapi_types import UniqueNames, key_schema, pascal, record_schema
 from services.schema_cache import SchemaCache, Table

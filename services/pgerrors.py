@@ -11,7 +11,7 @@ import logging
 import psycopg
 from psycopg import errors as pge
 
-from gateway.errors import (
+from core.errors import (
     BadRequest,
     Conflict,
     Forbidden,

@@ -26,7 +26,7 @@ from django.conf import settings
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
-from gateway.errors import ServiceUnavailable
+from core.errors import ServiceUnavailable
 from services import db_identity
 from services.breaker import Breaker, unavailable
 from services.config import ServiceConfig

@@ -23,7 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
-from gateway import redis_client
+from core import redis_client
 from services.plan.types import BoundNode, BoundRead
 from services.sql.fragments import where_params, where_shape
 

@@ -1,26 +1,25 @@
 """Namespace -> live service (config snapshot, pool, schema cache), cached in process.
 
 A request never queries the metadata DB: this process re-reads the services only when the
-MetadataVersion counter moved, and checks that counter at most every
-GATEWAY_METADATA_POLL_SECONDS. A changed connection setting replaces the pool.
+metadata version stamp (core/metadata.py) moved. A changed connection setting replaces the
+pool.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connections, transaction
 from django.db.models import F
 
-from gateway.errors import Forbidden, NotFound, ServiceUnavailable
+from core.errors import Forbidden, NotFound, ServiceUnavailable
+from core.metadata import Stamp, bump, stamp
 from services import read_cache
 from services.config import ServiceConfig
+from services.models import Service
 from services.pools import ServicePool
 from services.schema_cache import SchemaCache
 from services.schema_watch import SchemaWatch
@@ -52,13 +51,11 @@ class LiveService:
 
     def schema_changed(self) -> None:
         """This process changed the database schema: re-read it here and tell every process."""
-        from services.models import Service
-
         try:
             self.schema(refresh=True)
         finally:
             Service.objects.filter(pk=self.config.id).update(schema_version=F("schema_version") + 1)
-            bump_metadata_version()
+            bump()
 
     def cached(self, key: str, build: Callable[[], Any], *, refresh: bool = False) -> Any:
         """Another per-service catalog cache (e.g. routines), dropped with the schema cache."""
@@ -69,30 +66,18 @@ class LiveService:
 
 
 class Registry:
-    """The process-wide map of services, refreshed by the metadata version stamp."""
+    """The process-wide map of services, re-read when the metadata version stamp moves."""
 
-    def __init__(self) -> None:
+    def __init__(self, version: Stamp = stamp) -> None:
         self._lock = threading.Lock()
         self._services: dict[str, LiveService] = {}
-        self._version: int | None = None
-        self._revocations: int | None = None
-        self._checked_at = 0.0
-        self._listeners: list[Callable[[], None]] = []
-        self._revocation_listeners: list[Callable[[], None]] = []
-
-    def on_change(self, listener: Callable[[], None]) -> None:
-        """Call `listener` whenever this process notices a metadata change."""
-        self._listeners.append(listener)
-
-    def on_revocation(self, listener: Callable[[], None]) -> None:
-        """Call `listener` when the session-token revocation counter moved (and at start)."""
-        self._revocation_listeners.append(listener)
+        self._loaded = False  # read once even if the stamp was polled before we listened
+        self.stamp = version
+        version.on_change(self.reload)
 
     def poll(self) -> None:
         """Check the metadata version stamp if the poll interval has passed."""
-        now = time.monotonic()
-        if now - self._checked_at >= settings.GATEWAY_METADATA_POLL_SECONDS:
-            self._sync(now)
+        self.stamp.poll()
 
     def find(self, name: str) -> LiveService | None:
         """The live service for a namespace, active or not; None when unknown (no polling)."""
@@ -100,7 +85,9 @@ class Registry:
 
     def get(self, name: str) -> LiveService:
         """The live service for a namespace: 404 unknown, 403 inactive (spec §2.2)."""
-        self.poll()
+        self.stamp.poll()
+        if not self._loaded:
+            self.reload()
         live = self._services.get(name.lower())
         if live is None:
             raise NotFound(f"Could not find a service for {name}")
@@ -115,40 +102,14 @@ class Registry:
 
     def invalidate(self) -> None:
         """Re-read services on the next request (this process wrote a change)."""
-        self._checked_at = 0.0
-        self._version = None
-        self._revocations = None
+        self.stamp.invalidate()
 
-    def _sync(self, now: float) -> None:
-        from services.models import MetadataVersion, Service
-
+    def reload(self) -> None:
+        """Stamp listener: read every service row and swap in the new snapshots."""
+        fresh = {s.name: _snapshot(s) for s in Service.objects.all()}
         with self._lock:
-            try:
-                version, revocations, fresh = self._read_metadata(MetadataVersion, Service)
-            except DatabaseError:
-                # The data path skips Django's request signals, so drop a broken metadata
-                # connection here; until it is back, keep serving the services we know.
-                close_old_connections()
-                for conn in connections.all():
-                    conn.close_if_unusable_or_obsolete()
-                if self._version is None:
-                    raise
-                log.warning("metadata database unreachable; serving the cached services")
-                self._checked_at = now
-                return
-            self._checked_at = now
-            revoked = revocations != self._revocations
-            self._revocations = revocations
-            changed = version != self._version
-            if changed:
-                self._rebuild(fresh)
-                self._version = version
-        if revoked:
-            for listener in self._revocation_listeners:
-                listener()
-        if changed:
-            for listener in self._listeners:
-                listener()
+            self._rebuild(fresh)
+            self._loaded = True
 
     def _rebuild(self, fresh: dict[str, ServiceConfig]) -> None:
         """Swap in the new snapshots, keeping pools and schema caches that still fit."""
@@ -179,22 +140,13 @@ class Registry:
                 prev.pool.close()
         self._services = new
 
-    def _read_metadata(
-        self, version_model: Any, service_model: Any
-    ) -> tuple[int, int, dict[str, ServiceConfig]]:
-        row = version_model.objects.filter(pk=1).values_list("version", "revocations").first()
-        version, revocations = row or (0, 0)
-        if version == self._version:
-            return version, revocations, {}
-        services = {s.name: _snapshot(s) for s in service_model.objects.all()}
-        return version, revocations, services
-
     def close_all(self) -> None:
         with self._lock:
             for live in self._services.values():
                 live.pool.close()
             self._services = {}
-            self._version = None
+            self._loaded = False
+        self.stamp.invalidate()
 
     def pool_stats(self) -> dict[str, dict[str, Any]]:
         return {name: live.pool.stats() for name, live in self._services.items()}
@@ -212,15 +164,3 @@ def _snapshot(service: Any) -> ServiceConfig:
         return ServiceConfig.unusable(
             service.pk, service.name, f"its stored row could not be loaded ({type(exc).__name__})"
         )
-
-
-def bump_metadata_version() -> None:
-    """Tell every process that services changed (called on save/delete)."""
-    from services.models import MetadataVersion
-
-    with transaction.atomic():
-        updated = MetadataVersion.objects.filter(pk=1).update(version=F("version") + 1)
-        if not updated:
-            MetadataVersion.objects.get_or_create(pk=1, defaults={"version": 1})
-    transaction.on_commit(registry.invalidate)
-    registry.invalidate()

@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from gateway.errors import BadRequest, Conflict, GatewayError
+from core.errors import BadRequest, Conflict, GatewayError
 from services import executor
 from services.pgerrors import classify
 from services.registry import LiveService

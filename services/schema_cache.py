@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from gateway.errors import BadRequest, NotFound
+from core.errors import BadRequest, NotFound
 
 
 class NotInCache(Exception):
@@ -80,7 +80,7 @@ class Table:
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
     relations: tuple[Relation, ...] = ()
-    # the verb mask the database itself allows (rbac.verbs bits): GET, and the writes that
+    # the verb mask the database itself allows (core.verbs bits): GET, and the writes that
     # pg_relation_is_updatable() reports; a view with GROUP BY is read-only
     verbs: int = 31
     _columns_by_lower: dict[str, Column] = field(default_factory=dict, repr=False, compare=False)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from gateway.errors import BadRequest
+from core.errors import BadRequest
 from services.schema_cache import Column, Table
 from services.schema_describe import TableExtras, field_description
 from services.schema_spec import FieldSpec, TableSpec

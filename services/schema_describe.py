@@ -14,8 +14,8 @@ from typing import Any
 
 import psycopg
 
-from gateway.responses import label_for, plural
-from rbac.verbs import verb_names
+from core.responses import label_for, plural
+from core.verbs import verb_names
 from services import executor
 from services.introspection import FK_ACTIONS
 from services.registry import LiveService

@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.errors import BadRequest, NotImplementedYet
+from core.errors import BadRequest, NotImplementedYet
+from core.flags import as_bool
 from services.plan.parse import NO_BODY
 
 MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL would silently truncate a longer name
@@ -28,14 +29,6 @@ _BOOLEAN_PROPS = (
     "is_virtual",
     "is_aggregate",
 )
-_TRUE = frozenset({"true", "1", "yes", "on", "t", "y"})
-
-
-def as_bool(value: Any) -> bool:
-    """DF's boolval(): true/1/yes/on/t/y (any case) and non-zero numbers are true."""
-    if isinstance(value, str):
-        return value.strip().lower() in _TRUE
-    return bool(value)
 
 
 def check_identifier(name: Any, what: str) -> str:

@@ -16,8 +16,9 @@ import psycopg
 from psycopg.abc import Buffer
 from psycopg.adapt import Loader
 
-from gateway.errors import BadRequest, GatewayError
-from rbac.policy import Grant
+from core.access import Access
+from core.errors import BadRequest, GatewayError
+from core.flags import is_true
 from services import executor
 from services.config import ServiceConfig
 from services.executor import ConnectionLost
@@ -42,7 +43,6 @@ _ACCEPTED: dict[str, StreamFormat | None] = {
     "application/json": None,
 }
 _FORMATS: dict[str, StreamFormat | None] = {"ndjson": "ndjson", "csv": "csv", "json": None}
-_TRUE = frozenset({"true", "1", "yes", "on", "t", "y"})
 
 
 def _from_accept(accept: str) -> StreamFormat | None:
@@ -79,7 +79,7 @@ def stream_format(read: BoundRead, accept: str, query: Mapping[str, str]) -> Str
                 context={"param": "format"},
             )
         fmt = _FORMATS[value]
-    elif query.get("stream", "").strip().lower() in _TRUE:
+    elif is_true(query.get("stream")):
         fmt = "ndjson"
     elif "ndjson" in accept or "csv" in accept:
         fmt = _from_accept(accept)
@@ -90,13 +90,13 @@ def stream_format(read: BoundRead, accept: str, query: Mapping[str, str]) -> Str
     return fmt
 
 
-def may_read_all_rows(grant: Grant) -> bool:
+def may_read_all_rows(grant: Access) -> bool:
     """Whether a stream may skip the service's max_records cap: admins only; a role's
     streams are capped like its pages (its row filter applies to both)."""
     return grant.is_admin
 
 
-def stream_limit(plan: TableRead, config: ServiceConfig, grant: Grant) -> int | None:
+def stream_limit(plan: TableRead, config: ServiceConfig, grant: Access) -> int | None:
     """The rows a stream may send: a given `limit` still limits; None means every row."""
     given = plan.limit if plan.limit is not None and plan.limit > 0 else None
     if may_read_all_rows(grant):

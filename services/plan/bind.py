@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from gateway.errors import BadRequest, GatewayError
+from core.errors import BadRequest, GatewayError
 from services.config import ServiceConfig
 from services.plan.filter_ast import And, Condition, Node, Not, Or, Value
 from services.plan.parse import parse_aggregate

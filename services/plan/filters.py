@@ -31,7 +31,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-from gateway.errors import BadRequest
+from core.errors import BadRequest
 from services.plan.filter_ast import (
     ALL_OPS,
     COMPARISON_OPS,

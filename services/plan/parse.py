@@ -10,7 +10,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.errors import BadRequest, NotFound
+from core.errors import BadRequest, NotFound
+from core.flags import is_true
+from core.records import NO_RECORDS, records_from_body
 from services.plan.filters import parse_filter
 from services.plan.types import (
     ALL_FIELDS,
@@ -64,11 +66,6 @@ _BODY_OPTIONS = frozenset(
         "as_list",
     }
 )
-_TRUE = frozenset({"true", "1", "yes", "on", "t", "y"})
-NO_RECORDS = (
-    "No record(s) detected in request. Please make sure record(s) are wrapped in a 'resource' "
-    'tag. Example: {"resource":[{"record":1},{"record":2}]}'
-)
 _MAX_ID_COUNT = 10_000
 
 
@@ -94,10 +91,7 @@ class Options:
         return None
 
     def flag(self, name: str) -> bool:
-        value = self.get(name)
-        if isinstance(value, bool):
-            return value
-        return value is not None and str(value).strip().lower() in _TRUE
+        return is_true(self.get(name))
 
     def raw_query(self) -> Mapping[str, str]:
         return self._query
@@ -288,22 +282,6 @@ def _mode(options: Options) -> BatchMode:
     if cont and rollback:
         raise BadRequest("Rollback and continue operations can not be requested at the same time.")
     return "continue" if cont else "rollback" if rollback else "stop"
-
-
-def records_from_body(body: Any) -> tuple[Any, ...] | None:
-    """Unwrap records (spec §1.4): {"resource": [...]} or a bare array; a bare object has none."""
-    if isinstance(body, dict):
-        if "resource" in body:
-            records = body["resource"]
-            if isinstance(records, dict):
-                return (records,)
-            if isinstance(records, list):
-                return tuple(records)
-            raise BadRequest("The 'resource' member must be an array of records.")
-        return None
-    if isinstance(body, list):
-        return tuple(body)
-    return None
 
 
 def parse_request(

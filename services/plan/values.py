@@ -16,7 +16,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from gateway.errors import BadRequest
+from core.errors import BadRequest
 from services.schema_cache import Column
 
 _INT_RE = re.compile(r"^\s*[+-]?\d+\s*$")

@@ -13,8 +13,8 @@ from typing import Any
 
 from django.http import HttpResponseBase
 
-from gateway.errors import NotFound
-from rbac.policy import Grant
+from core.access import Access
+from core.errors import NotFound
 from services.registry import LiveService
 
 # resource name -> module under services/resources/ that serves it
@@ -32,7 +32,7 @@ class ResourceCall:
     """One request to a resource, after authentication and authorization."""
 
     live: LiveService
-    grant: Grant
+    grant: Access
     verb: str
     resource: str  # "_schema", "_func", ...
     segments: tuple[str, ...]  # the path after the resource name (URL-decoded)

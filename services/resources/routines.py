@@ -12,9 +12,10 @@ from typing import Any
 
 import psycopg
 
-from gateway.errors import BadRequest, GatewayError, NotFound
-from gateway.responses import label_for
-from rbac.verbs import verb_names
+from core.errors import BadRequest, GatewayError, NotFound
+from core.flags import is_true
+from core.responses import label_for
+from core.verbs import verb_names
 from services import executor
 from services.pgerrors import classify
 from services.resources import ResourceCall, ResourceResult
@@ -30,7 +31,6 @@ from services.routines.results import function_body, procedure_body, read_option
 from services.schema_cache import NotInCache
 from services.sql.routines import compile_function, compile_procedure, compile_value_check
 
-_TRUE = frozenset({"true", "1", "yes", "on", "t", "y"})
 _LIST_FIELDS = ("name", "label", "description", "native", "access")
 _NOUN = {"function": "Function", "procedure": "Procedure"}
 
@@ -57,9 +57,7 @@ def _flag(call: ResourceCall, name: str) -> bool:
     value = call.query.get(name)
     if value is None and isinstance(call.body, dict):
         value = call.body.get(name)
-    if isinstance(value, bool):
-        return value
-    return value is not None and str(value).strip().lower() in _TRUE
+    return is_true(value)
 
 
 def _catalog(call: ResourceCall) -> RoutineCatalog:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.errors import BadRequest, Forbidden, GatewayError, NotFound
-from rbac.verbs import VERB_BITS
+from core.errors import BadRequest, Forbidden, GatewayError, NotFound
+from core.flags import as_bool
+from core.verbs import VERB_BITS
 from services.resources import ResourceCall, ResourceResult
 from services.schema_apply import apply_tables, run_in_transaction
 from services.schema_cache import Relation, SchemaCache, Table
@@ -26,7 +27,6 @@ from services.schema_describe import (
 )
 from services.schema_spec import (
     TableSpec,
-    as_bool,
     name_list,
     parse_field,
     parse_related,

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import orjson
 
-from gateway.errors import BadRequest, NotFound
+from core.errors import BadRequest, NotFound
+from core.flags import as_bool
 from services.openapi import build_document
 from services.resources import ResourceCall, ResourceResult
-from services.schema_spec import as_bool
 
 
 def handle(call: ResourceCall) -> ResourceResult:

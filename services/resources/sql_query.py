@@ -19,9 +19,9 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from gateway.errors import BadRequest, Forbidden
-from rbac.policy import Grant
-from rbac.verbs import WRITE_VERBS
+from core.access import Access
+from core.errors import BadRequest, Forbidden
+from core.verbs import WRITE_VERBS
 from services import executor
 from services.pgerrors import classify
 from services.plan.parse import NO_BODY
@@ -30,7 +30,7 @@ from services.resources import ResourceCall, ResourceResult
 MAX_QUERY_LENGTH = 100_000
 
 
-def may_write(grant: Grant) -> bool:
+def may_write(grant: Access) -> bool:
     """Writes through `_sql` need a write verb on the `_sql` component."""
     return bool(grant.verbs & WRITE_VERBS)
 

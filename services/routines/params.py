@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from psycopg.types.json import Jsonb
 
-from gateway.errors import BadRequest
+from core.errors import BadRequest
 from services.plan.values import check_nesting, coerce
 from services.routines.catalog import Routine, RoutineParam
 from services.schema_cache import Column

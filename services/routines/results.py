@@ -16,7 +16,8 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import BadRequest
+from core.errors import BadRequest
+from core.flags import FALSE_WORDS, TRUE_WORDS
 from services.plan.values import dumps_exact
 from services.routines.catalog import Routine
 
@@ -27,8 +28,7 @@ _KINDS = {
     **dict.fromkeys(("boolean", "bool"), "boolean"),
     **dict.fromkeys(("number", "float", "double", "decimal", "numeric", "money"), "number"),
 }
-_TRUE = frozenset({"true", "1", "yes", "on", "t", "y"})
-_FALSE = frozenset({"false", "0", "no", "off", "f", "n", ""})
+_FALSE = FALSE_WORDS | {""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +93,8 @@ def convert(value: Any, kind: str) -> Any:
                 return value
             if isinstance(value, str):
                 text = value.strip().lower()
-                if text in _TRUE or text in _FALSE:
-                    return text in _TRUE
+                if text in TRUE_WORDS or text in _FALSE:
+                    return text in TRUE_WORDS
                 raise ValueError(value)
             return _number(value) != 0
         number = _number(value)

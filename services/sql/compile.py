@@ -11,7 +11,7 @@ from typing import Any
 
 from psycopg import sql
 
-from services.plan.types import BoundAggregate, BoundNode, BoundRead, BoundRelated
+from services.plan.types import BoundAggregate, BoundLogic, BoundNode, BoundRead, BoundRelated
 from services.schema_cache import Column, Table
 from services.sql.cache import statements
 from services.sql.fragments import (
@@ -255,8 +255,6 @@ def _compose_key_lookup(
 
 
 def combine(a: BoundNode | None, b: BoundNode | None) -> BoundNode | None:
-    from services.plan.types import BoundLogic
-
     if a is None:
         return b
     if b is None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from psycopg import sql
 
-from gateway.errors import BadRequest
+from core.errors import BadRequest
 from services.sql.ddl_types import FK_ACTIONS, SqlType
 
 # what the planner hands the executor: composed statements (other modules need no psycopg.sql)

@@ -15,7 +15,7 @@ from typing import Any
 
 from psycopg import sql
 
-from gateway.errors import BadRequest
+from core.errors import BadRequest
 
 # DF simple type -> PostgreSQL type (format_type() spelling, so it compares with the catalog)
 SIMPLE_TYPES: dict[str, str] = {

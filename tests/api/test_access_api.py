@@ -14,7 +14,7 @@ import orjson
 import pytest
 from django.test import Client
 
-from rbac.verbs import ALL_VERBS, GET, POST
+from core.verbs import ALL_VERBS, GET, POST
 from tests.conftest import (
     Api,
     assert_error,
@@ -844,7 +844,7 @@ def test_filter_op_must_be_and_or(api: Api, service: Any) -> None:
 
 
 def test_changes_reach_the_data_api_without_a_restart(api: Api, service: Any) -> None:
-    from services.models import MetadataVersion
+    from core.models import MetadataVersion
 
     def stamp() -> int:
         row = MetadataVersion.objects.filter(pk=1).values_list("version", flat=True).first()
@@ -908,19 +908,19 @@ def test_a_changed_rule_is_seen_by_a_process_that_cached_the_old_one(
 ) -> None:
     """Another process learns of a change only through the version stamp: simulate it by
     restoring a stale in-process snapshot after the change and polling again."""
+    from core.metadata import stamp
     from rbac import catalog
-    from services.registry import registry
 
     role = make_role("clerk", [{"service": service, "component": "_table/todo", "verb_mask": GET}])
     app, key = make_app("Shop app", role)
     assert client_for(api_key=key).get(TODO)[0] == 200
     stale_roles = catalog.catalog.all_roles()
-    stale_version = registry._version
+    stale_version = stamp._version
     assert api.patch(f"{ROLE}/{role.pk}", {"is_active": False})[0] == 200
     # pretend this process never saw the change: old snapshot, old version, poll due now
     catalog.catalog.roles = stale_roles
-    registry._version = stale_version
-    registry._checked_at = 0.0
+    stamp._version = stale_version
+    stamp._checked_at = 0.0
     status, body = client_for(api_key=key).get(TODO)
     assert_error(status, body, 403, ROLE_INACTIVE)
 

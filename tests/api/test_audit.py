@@ -24,8 +24,8 @@ from audit.checks import check_audit_settings
 from audit.models import AuditEvent
 from audit.record import FIELDS
 from audit.recorder import recorder
-from gateway.context import RequestContext
-from rbac.verbs import GET
+from core.context import RequestContext
+from core.verbs import GET
 from tests.conftest import assign_role, login, make_app, make_role, make_user
 
 pytestmark = pytest.mark.django_db

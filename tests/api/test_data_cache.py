@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from rbac.verbs import ALL_VERBS, GET
+from core.verbs import ALL_VERBS, GET
 from services.models import Service
 from tests.conftest import Api, assign_role, client_for, login, make_app, make_role, make_user
 

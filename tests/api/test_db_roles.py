@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from rbac.verbs import ALL_VERBS
+from core.verbs import ALL_VERBS
 from services.models import Service
 from tests.conftest import (
     assign_role,
@@ -167,9 +167,9 @@ def test_a_missing_database_role_is_an_actionable_error(
     from rbac.models import Role
 
     Role.objects.filter(name="note writers").update(db_role="gw_no_such_role")
-    from services.registry import bump_metadata_version
+    from core.metadata import bump
 
-    bump_metadata_version()
+    bump()
     status, body = client_for(people["key"], people["acme"]).get(NOTES)
     assert status == 500
     assert "could not run as database role 'gw_no_such_role'" in body["error"]["message"]

@@ -23,10 +23,10 @@ from django.core.cache import cache
 from django.http import HttpResponse
 from django.test import Client
 
+from core.verbs import ALL_VERBS, GET
 from limits import counters, rules
 from limits import enforce as limits_enforce
 from limits.models import Limit
-from rbac.verbs import ALL_VERBS, GET
 from tests.conftest import (
     REDIS_URL,
     Api,
@@ -758,7 +758,7 @@ def test_limit_change_made_by_another_instance_is_seen_through_the_metadata_vers
 ) -> None:
     from django.db.models import F
 
-    from services.models import MetadataVersion
+    from core.models import MetadataVersion
 
     settings.GATEWAY_METADATA_POLL_SECONDS = 0  # poll on every call rather than once a second
     limit = add_limit(api, type="instance", name="Everyone")
@@ -1091,7 +1091,7 @@ def test_far_from_the_limit_a_process_asks_redis_once_per_lease(
     prefix = f"lease{uuid.uuid4().hex[:8]}"
     settings.CACHES = redis_caches(prefix)
     monkeypatch.setattr("limits.counters._leases.by_key", {})
-    from gateway import redis_client
+    from core import redis_client
     from limits import counters
 
     client = redis_client.client()

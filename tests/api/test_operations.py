@@ -24,10 +24,10 @@ from django.http import HttpResponse
 from django.test import Client, override_settings
 from prometheus_client.parser import text_string_to_metric_families
 
+from core.context import RequestContext
+from core.verbs import GET
 from gateway import metrics
-from gateway.context import RequestContext
 from gateway.logs import JsonFormatter, RequestFilter
-from rbac.verbs import GET
 from tests import servers
 from tests.conftest import make_app, make_role, service_kwargs
 
@@ -320,7 +320,7 @@ def test_log_format_json_configures_the_console_handler(tmp_path: Path) -> None:
 
 def test_the_exit_hook_runs_once_and_needs_no_django(tmp_path: Path) -> None:
     code = (
-        "from gateway import shutdown\n"
+        "from core import shutdown\n"
         "shutdown.at_exit(lambda: print('flushed'))\n"
         "shutdown.install()\n"
         "shutdown.install()\n"
@@ -445,7 +445,7 @@ def test_gateway_metrics_false_records_nothing_and_hides_metrics(tmp_path: Path)
     code = (
         "import django; django.setup()\n"
         "from django.test import Client\n"
-        "from gateway import context, metrics\n"
+        "from core import context\nfrom gateway import metrics\n"
         "print(metrics.observe in context._observers, Client().get('/metrics').status_code)\n"
     )
     done = _python(code, tmp_path)

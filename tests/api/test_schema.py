@@ -14,7 +14,7 @@ from urllib.parse import quote
 import pytest
 from psycopg import sql
 
-from gateway.errors import Forbidden
+from core.errors import Forbidden
 from rbac.policy import Grant
 from services.plan.parse import NO_BODY
 from services.registry import registry
@@ -871,9 +871,10 @@ def test_service_over_every_schema_creates_in_the_named_schema(
 
 def test_schema_change_reaches_other_processes(api: Any, pg: Any) -> None:
     """A second Registry stands for another worker process sharing the metadata DB."""
+    from core.metadata import Stamp
     from services.registry import Registry
 
-    other = Registry()
+    other = Registry(Stamp())  # its own view of the version row, as another process has
     name = "cross_process_tbl"
     try:
         assert other.get("shop").schema().find_table(name) is None  # warm, stale-to-be cache
@@ -881,7 +882,7 @@ def test_schema_change_reaches_other_processes(api: Any, pg: Any) -> None:
             "/api/v2/shop/_schema", [{"name": name, "field": [{"name": "id", "type": "id"}]}]
         )
         assert status == 200, body
-        other._checked_at = 0.0  # its next poll (at most GATEWAY_METADATA_POLL_SECONDS later)
+        other.stamp._checked_at = 0.0  # its next poll (GATEWAY_METADATA_POLL_SECONDS later)
         assert other.get("shop").schema().find_table(name) is not None
     finally:
         other.close_all()

@@ -18,7 +18,7 @@ import jwt
 import pytest
 from django.conf import settings
 
-from rbac.verbs import ALL_VERBS, GET
+from core.verbs import ALL_VERBS, GET
 from tests.conftest import (
     assign_role,
     claims_for,

@@ -23,7 +23,7 @@ import pytest
 from django.conf import settings
 from django.test import Client, override_settings
 
-from rbac.verbs import GET
+from core.verbs import GET
 from tests.conftest import (
     Api,
     assert_error,

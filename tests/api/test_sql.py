@@ -124,7 +124,7 @@ def _call(service: Any, verbs: int, body: Any) -> Any:
 def test_read_only_grant_cannot_write_and_nothing_changes(
     sql_api: Any, service: Any, pg: Any
 ) -> None:
-    from gateway.errors import Forbidden
+    from core.errors import Forbidden
 
     out = _call(service, 1, {"query": "SELECT count(*) AS n FROM todo", "params": []})
     assert b'"n":5' in out

@@ -134,6 +134,7 @@ class Answer:
     status: int  # 0: no HTTP answer (connection refused or reset)
     retry_after: str | None
     message: str
+    server_ms: float | None = None  # the gateway's own time (its Server-Timing header)
 
     @property
     def ended(self) -> float:
@@ -170,10 +171,11 @@ class Load:
                 response = conn.getresponse()
                 raw = response.read()
                 status, retry = response.status, response.getheader("Retry-After")
+                timing = response.getheader("Server-Timing")
             except (OSError, http.client.HTTPException) as exc:
                 conn.close()
                 conn = None
-                status, retry, raw = 0, None, str(exc).encode()
+                status, retry, raw, timing = 0, None, str(exc).encode(), None
             elapsed = time.monotonic() - started
             message = ""
             if status != 200:
@@ -182,7 +184,8 @@ class Load:
                 except (orjson.JSONDecodeError, KeyError, TypeError):
                     message = raw[:200].decode(errors="replace")
             with self._lock:
-                self.answers.append(Answer(path, started, elapsed, status, retry, message))
+                answer = Answer(path, started, elapsed, status, retry, message, server_ms(timing))
+                self.answers.append(answer)
                 if len(self.answers) >= self.max_requests:
                     self._stop.set()
             if status == 0:
@@ -203,6 +206,20 @@ class Load:
         for worker in self._workers:
             worker.join(timeout=40)
         return sorted(self.answers, key=lambda a: a.started)
+
+
+def server_ms(timing: str | None) -> float | None:
+    """The sum of a Server-Timing header's durations (`auth;dur=0.4, db;dur=0.9`)."""
+    if not timing:
+        return None
+    total = 0.0
+    for part in timing.split(","):
+        _, _, duration = part.partition("dur=")
+        try:
+            total += float(duration)
+        except ValueError:
+            return None
+    return total
 
 
 def on(answers: list[Answer], path: str) -> list[Answer]:

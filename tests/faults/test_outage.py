@@ -18,7 +18,9 @@ from tests.faults.harness import FAULTY, STEADY, Answer, Load, Stand, between, o
 
 pytestmark = pytest.mark.slow
 
-FAST = 0.1  # seconds: an answer while the breaker is open
+FAST = 100.0  # ms of the gateway's own time for an answer while the database is down
+# ... and what a client may see at most on a loaded machine: far below GATEWAY_POOL_TIMEOUT
+CLIENT_MAX = 1.0
 BACK_WITHIN = 1.0  # seconds after the server accepts connections again
 
 
@@ -48,7 +50,7 @@ def test_outage_answers_503_at_once_and_recovers_within_a_second(faults: Stand) 
         status, body, headers = faults.gateway.call(
             "POST", FAULTY, {"resource": [{"id": 999, "name": "x"}]}, headers=faults.headers
         )
-        assert time.monotonic() - started < FAST
+        assert time.monotonic() - started < CLIENT_MAX
         assert status == 503, body
         assert headers.get("retry-after") == "1"
         assert body["error"]["context"]["reason"] in ("connection_refused", "shutting_down")
@@ -70,8 +72,13 @@ def test_outage_answers_503_at_once_and_recovers_within_a_second(faults: Stand) 
     outage = between(faulty, down, starting)
     assert len(outage) > 100, "the load did not run during the outage"
     assert all(a.status == 503 and a.retry_after == "1" for a in outage), _statuses(outage)
-    slowest = max(a.elapsed for a in outage)
-    assert slowest < FAST, f"an answer took {slowest * 1000:.0f} ms while the database was down"
+    # every answer within 100 ms of the gateway's own time (its Server-Timing), none waiting
+    # for the pool timeout, whatever the load of the machine adds on the client's side
+    slowest = max(a.server_ms or 0.0 for a in outage)
+    assert slowest < FAST, f"an answer took {slowest:.0f} ms while the database was down"
+    assert all(a.server_ms is not None for a in outage)
+    waited = max(a.elapsed for a in outage)
+    assert waited < CLIENT_MAX, f"a client waited {waited * 1000:.0f} ms for its answer"
     assert "Connection refused" in outage[-1].message, outage[-1].message
 
     # back: the first success soon after the server accepts connections, then only successes

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.test import RequestFactory, override_settings
 
-from gateway.client import client_address
+from core.client import client_address
 
 
 def _address(forwarded: str | None, *, trust: bool = True, proxies: int = 1) -> str:

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from psycopg import sql
 
-from gateway.errors import BadRequest, NotImplementedYet
+from core.errors import BadRequest, NotImplementedYet
 from services.schema_spec import parse_field, parse_table, records
 from services.sql import ddl, ddl_types
 

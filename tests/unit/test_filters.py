@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from gateway.errors import BadRequest
+from core.errors import BadRequest
 from services.plan.filter_ast import (
     ALL_OPS,
     COMPARISON_OPS,

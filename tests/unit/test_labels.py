@@ -2,7 +2,7 @@
 
 import pytest
 
-from gateway.responses import label_for, plural
+from core.responses import label_for, plural
 
 
 @pytest.mark.parametrize(

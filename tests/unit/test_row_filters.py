@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.errors import BadRequest
+from core.errors import BadRequest
 from rbac.policy import Principal, lookups_for
 from rbac.row_filters import NeedsUser, combine_groups, parse_filters, substitute
 from rbac.rules import RowFilterGroup

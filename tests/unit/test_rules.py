@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.verbs import ALL_VERBS, DELETE, GET, PATCH, POST, PUT
 from rbac.rules import (
     ALL_SERVICES,
     API_REQUESTOR,
@@ -25,7 +26,6 @@ from rbac.rules import (
     normalize_component,
     winning_rules,
 )
-from rbac.verbs import ALL_VERBS, DELETE, GET, PATCH, POST, PUT
 from services.plan.filter_ast import Condition, Value
 
 SVC = 5  # the service the requests go to

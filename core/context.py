@@ -15,16 +15,41 @@ import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from django.http import HttpRequest, HttpResponseBase
 
-from gateway.client import client_address
-
-if TYPE_CHECKING:
-    from rbac.policy import Principal
+from core.client import client_address
 
 log = logging.getLogger(__name__)
+
+
+class _Named(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+
+
+class _Person(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def email(self) -> str: ...
+
+
+class Caller(Protocol):
+    """Who is calling, as the context records it (rbac.policy.Principal is one)."""
+
+    @property
+    def app(self) -> _Named | None: ...
+    @property
+    def user(self) -> _Person | None: ...
+    @property
+    def role(self) -> _Named | None: ...
+    @property
+    def is_admin(self) -> bool: ...
+
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -60,7 +85,7 @@ class RequestContext:
         """Seconds since the request began."""
         return time.perf_counter() - self.started
 
-    def note_principal(self, principal: Principal) -> None:
+    def note_principal(self, principal: Caller) -> None:
         """Who is calling: the app, the user, the effective role (never a credential)."""
         if principal.app is not None:
             self.app_id, self.app_name = principal.app.id, principal.app.name

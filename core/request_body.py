@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 
-from gateway.errors import BadRequest, PayloadTooLarge
+from core.errors import BadRequest, PayloadTooLarge
 
 # an escaped UTF-16 surrogate somewhere in the raw text: only then is the parsed value walked
 _ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")

@@ -11,8 +11,8 @@ from rest_framework import exceptions as drf
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
-from gateway.context import note_error
-from gateway.errors import (
+from core.context import note_error
+from core.errors import (
     BadRequest,
     Forbidden,
     GatewayError,
@@ -22,7 +22,7 @@ from gateway.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from gateway.request_body import parse_json
+from core.request_body import parse_json
 
 _BY_TYPE: list[tuple[type[Exception], type[GatewayError]]] = [
     (drf.NotAuthenticated, NotAuthenticated),

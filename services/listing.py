@@ -1,14 +1,13 @@
-"""Success shapes of the data API: byte passthrough and DreamFactory's resource wrapper."""
+"""Answers that list what a service offers: the service root (spec §2.2) and `GET /_table`
+(spec §3.1), filtered by what the caller may reach."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
-from django.http import HttpResponse
-
-from rbac.policy import Grant
-from rbac.verbs import verb_names
+from core.access import Access
+from core.responses import label_for, plural
+from core.verbs import verb_names
 from services.plan.types import ServiceRoot, TableList
 from services.schema_cache import SchemaCache
 
@@ -20,20 +19,6 @@ _RESOURCES = (
 )
 
 
-def json_response(
-    body: bytes | dict[str, Any] | list[Any], timings: list[tuple[str, float]] | None = None
-) -> HttpResponse:
-    """A JSON response; bytes from PostgreSQL pass through untouched."""
-    data = body if isinstance(body, bytes) else orjson.dumps(body)
-    response = HttpResponse(data, content_type="application/json")
-    response["Content-Length"] = str(len(data))
-    if timings:
-        response["Server-Timing"] = ", ".join(
-            [f"{name};dur={seconds * 1000:.2f}" for name, seconds in timings]
-        )
-    return response
-
-
 def service_root(plan: ServiceRoot) -> dict[str, Any]:
     """GET /api/v2/{service} (spec §2.2)."""
     if plan.as_list:
@@ -43,23 +28,7 @@ def service_root(plan: ServiceRoot) -> dict[str, Any]:
     return {"resource": [{"name": n} for n, _ in _RESOURCES]}
 
 
-def plural(label: str) -> str:
-    """A plain English plural for DF's `plural` field; names already plural stay as they are."""
-    if label.endswith(("ss", "us", "x", "z", "ch", "sh")):
-        return label + "es"
-    if label.endswith("s"):
-        return label
-    if label.endswith("y") and label[-2:-1] not in "aeiou":
-        return label[:-1] + "ies"
-    return label + "s"
-
-
-def label_for(name: str) -> str:
-    """DF's label: the name camel-cased (`order_items` -> `Order Items`)."""
-    return " ".join(w.capitalize() for w in name.replace(".", "_").split("_") if w)
-
-
-def table_list(plan: TableList, schema: SchemaCache, grant: Grant) -> dict[str, Any]:
+def table_list(plan: TableList, schema: SchemaCache, grant: Access) -> dict[str, Any]:
     """GET /_table (spec §3.1): the tables and views the caller may reach, sorted by name."""
     masks = {t.name: grant.mask(f"_table/{t.name}") for t in schema.sorted_tables()}
     tables = [t for t in schema.sorted_tables() if masks[t.name]]

@@ -19,10 +19,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from gateway.drf import as_gateway_error
-from gateway.errors import BadRequest, GatewayError, NotFound
-from services.plan.parse import NO_RECORDS, records_from_body
-from services.schema_spec import as_bool
+from core.drf import as_gateway_error
+from core.errors import BadRequest, GatewayError, NotFound
+from core.flags import as_bool
+from core.records import NO_RECORDS, records_from_body
 
 
 class RecordResource:

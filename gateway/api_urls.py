@@ -6,8 +6,8 @@ from apikeys import api as apps_api
 from gateway import directory, docs_views
 from limits import api as limits_api
 from rbac import role_api, session_api, user_api
-from services import api as services_api
-from services import cache_api
+from services.system import api as services_api
+from services.system import cache_api
 
 urlpatterns = [
     re_path(r"^api(?:/v2)?/?$", directory.ServiceDirectory.as_view()),

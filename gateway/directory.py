@@ -12,8 +12,8 @@ from rest_framework.views import APIView
 
 from core.credentials import extract_credentials
 from rbac.policy import authenticate, reaches
-from services.api import SERVICE_TYPE
 from services.models import Service
+from services.system.api import SERVICE_TYPE
 
 
 class ServiceDirectory(APIView):

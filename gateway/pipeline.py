@@ -37,18 +37,18 @@ from rbac.policy import (
     require_credentials,
 )
 from rbac.row_filters import bind_for_table
-from services import read_cache
-from services.db_identity import acting_as
-from services.execute import run_read, run_write
-from services.listing import service_root, table_list
+from services.catalog.schema_cache import NotInCache, Table
+from services.execution import read_cache
+from services.execution.db_identity import acting_as
+from services.execution.listing import service_root, table_list
+from services.execution.stream import RowStream, open_stream, stream_format, stream_limit
+from services.execution.tables import run_read, run_write
 from services.plan.bind import RelatedGuard, bind_read, bind_write
 from services.plan.parse import NO_BODY, parse_request
 from services.plan.types import BoundNode, BoundRead, ServiceRoot, TableList, TableRead
 from services.registry import LiveService, registry
 from services.resources import HANDLERS, ResourceCall, dispatch
 from services.resources.sql_query import may_write
-from services.schema_cache import NotInCache, Table
-from services.stream import RowStream, open_stream, stream_format, stream_limit
 
 _OVERRIDE_VERBS = frozenset({"GET", "PUT", "PATCH", "DELETE", "POST", "MERGE"})
 DATA_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

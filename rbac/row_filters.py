@@ -3,7 +3,8 @@
 A rule's filters are parsed once, when the role is loaded, with the same grammar as client
 filters; `{lookup}` tokens (`{user.id}`, `{user.email}`, ...) are substituted into the parsed
 values per request, never into filter text, so a user's attributes can never change a filter's
-structure. The result is ANDed onto every read and write the role makes (services/execute.py).
+structure. The result is ANDed onto every read and write the role makes
+(services/execution/tables.py).
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ from typing import Any
 
 from core.errors import BadRequest, GatewayError, InternalError
 from rbac.rules import RowFilterGroup, normalize_component
+from services.catalog.schema_cache import Table
 from services.plan.bind import bind_filter
 from services.plan.filter_ast import And, Condition, Node, Not, Or, Value
 from services.plan.filters import parse_filter
 from services.plan.types import BoundNode
-from services.schema_cache import Table
 
 # Operator spellings accepted in stored filters (case-insensitive) -> the grammar's spelling.
 # DF's set, plus `like`/`not like` and the admin UI's "start with"/"end with" (spec §8.4).

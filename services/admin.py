@@ -1,7 +1,7 @@
 """Admin console for services: branding, the dashboard, and the Service form (issue #4).
 
 The password is write-only: the form never renders it and a blank entry keeps the stored one.
-The "Test connection" and "Schema" pages live in services/admin_views.py.
+The "Test connection" and "Schema" pages live in services/system/admin_views.py.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html
 
-from services import admin_views
 from services.models import Service
+from services.system import admin_views
 
 admin.site.site_header = "pg-gateway admin"
 admin.site.site_title = "pg-gateway admin"

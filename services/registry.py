@@ -17,12 +17,12 @@ from django.db.models import F
 
 from core.errors import Forbidden, NotFound, ServiceUnavailable
 from core.metadata import Stamp, bump, stamp
-from services import read_cache
+from services.catalog.schema_cache import SchemaCache
+from services.catalog.watch import SchemaWatch
 from services.config import ServiceConfig
+from services.execution import read_cache
+from services.execution.pools import ServicePool
 from services.models import Service
-from services.pools import ServicePool
-from services.schema_cache import SchemaCache
-from services.schema_watch import SchemaWatch
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class LiveService:
     """One active service in this process: its snapshot, pool and (lazy) schema cache, which
-    follows changes made outside the gateway (services/schema_watch.py)."""
+    follows changes made outside the gateway (services/catalog/watch.py)."""
 
     config: ServiceConfig
     pool: ServicePool

@@ -8,7 +8,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from core.metadata import bump
-from services import read_cache
+from services.execution import read_cache
 from services.models import Service
 
 

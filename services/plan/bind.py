@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.errors import BadRequest, GatewayError
+from services.catalog.schema_cache import Column, SchemaCache, Table
 from services.config import ServiceConfig
 from services.plan.filter_ast import And, Condition, Node, Not, Or, Value
 from services.plan.parse import parse_aggregate
@@ -31,7 +32,6 @@ from services.plan.types import (
     TableWrite,
 )
 from services.plan.values import coerce, coerce_text
-from services.schema_cache import Column, SchemaCache, Table
 
 # The caller's access to an embedded table: its row filter (None: every row), or a refusal
 # raised as a GatewayError. None for admins (everything, unfiltered).

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from services.catalog.schema_cache import Column, Relation, Table
 from services.plan.filter_ast import Node
-from services.schema_cache import Column, Relation, Table
 
 ALL_FIELDS = ("*",)
 BatchMode = Literal["stop", "continue", "rollback"]

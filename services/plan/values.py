@@ -17,7 +17,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from core.errors import BadRequest
-from services.schema_cache import Column
+from services.catalog.schema_cache import Column
 
 _INT_RE = re.compile(r"^\s*[+-]?\d+\s*$")
 _BOOL_TEXT = {

@@ -16,19 +16,19 @@ from core.errors import BadRequest, GatewayError, NotFound
 from core.flags import is_true
 from core.responses import label_for
 from core.verbs import verb_names
-from services import executor
-from services.pgerrors import classify
-from services.resources import ResourceCall, ResourceResult
-from services.routines.catalog import Routine, RoutineCatalog, RoutineKind, load_catalog
-from services.routines.params import (
+from services.catalog.routines import Routine, RoutineCatalog, RoutineKind, load_catalog
+from services.catalog.schema_cache import NotInCache
+from services.execution import executor
+from services.execution.pgerrors import classify
+from services.execution.routine_results import function_body, procedure_body, read_options
+from services.plan.routine_args import (
     BoundCall,
     bind_call,
     choose_overload,
     gather_params,
     split_inline,
 )
-from services.routines.results import function_body, procedure_body, read_options
-from services.schema_cache import NotInCache
+from services.resources import ResourceCall, ResourceResult
 from services.sql.routines import compile_function, compile_procedure, compile_value_check
 
 _LIST_FIELDS = ("name", "label", "description", "native", "access")

@@ -1,7 +1,7 @@
 """`/_schema`: describe, create, alter and drop tables and fields (spec §4; issue #5).
 
-Routing only: descriptions come from services/schema_describe.py, write plans from
-services/schema_changes.py, and services/schema_apply.py runs them in transactions.
+Routing only: descriptions come from services/catalog/describe.py, write plans from
+services/ddl/changes.py, and services/ddl/apply.py runs them in transactions.
 Every change refreshes the schema cache before the response is sent.
 """
 
@@ -12,11 +12,7 @@ from typing import Any
 from core.errors import BadRequest, Forbidden, GatewayError, NotFound
 from core.flags import as_bool
 from core.verbs import VERB_BITS
-from services.resources import ResourceCall, ResourceResult
-from services.schema_apply import apply_tables, run_in_transaction
-from services.schema_cache import Relation, SchemaCache, Table
-from services.schema_changes import drop_fields
-from services.schema_describe import (
+from services.catalog.describe import (
     TableExtras,
     extras_for,
     field_description,
@@ -25,7 +21,10 @@ from services.schema_describe import (
     table_description,
     table_summary,
 )
-from services.schema_spec import (
+from services.catalog.schema_cache import Relation, SchemaCache, Table
+from services.ddl.apply import apply_tables, run_in_transaction
+from services.ddl.changes import drop_fields
+from services.ddl.spec import (
     TableSpec,
     name_list,
     parse_field,
@@ -33,6 +32,7 @@ from services.schema_spec import (
     parse_table,
     records,
 )
+from services.resources import ResourceCall, ResourceResult
 from services.sql import ddl
 
 _NO_DATA = {

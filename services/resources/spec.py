@@ -9,7 +9,7 @@ import orjson
 
 from core.errors import BadRequest, NotFound
 from core.flags import as_bool
-from services.openapi import build_document
+from services.openapi.document import build_document
 from services.resources import ResourceCall, ResourceResult
 
 

@@ -22,8 +22,8 @@ from psycopg.types.json import Jsonb
 from core.access import Access
 from core.errors import BadRequest, Forbidden
 from core.verbs import WRITE_VERBS
-from services import executor
-from services.pgerrors import classify
+from services.execution import executor
+from services.execution.pgerrors import classify
 from services.plan.parse import NO_BODY
 from services.resources import ResourceCall, ResourceResult
 

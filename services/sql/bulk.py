@@ -13,8 +13,8 @@ from typing import Any
 
 from psycopg import sql
 
+from services.catalog.schema_cache import Column, Table
 from services.plan.types import BoundNode
-from services.schema_cache import Column, Table
 from services.sql.fragments import checked_returning, column_ref, qualified
 
 STAGING = sql.Identifier("pg_temp", "gateway_bulk")

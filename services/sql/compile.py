@@ -11,8 +11,8 @@ from typing import Any
 
 from psycopg import sql
 
+from services.catalog.schema_cache import Column, Table
 from services.plan.types import BoundAggregate, BoundLogic, BoundNode, BoundRead, BoundRelated
-from services.schema_cache import Column, Table
 from services.sql.cache import statements
 from services.sql.fragments import (
     aggregate_list,

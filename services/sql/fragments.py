@@ -10,8 +10,8 @@ from typing import Any
 
 from psycopg import sql
 
+from services.catalog.schema_cache import Column, Table
 from services.plan.types import BoundAggregate, BoundCondition, BoundNode, BoundOrder
-from services.schema_cache import Column, Table
 
 _COMPARISON = {op: sql.SQL(op) for op in ("=", "!=", ">", ">=", "<", "<=")}
 _TEXTUAL = frozenset({"text", "varchar", "bpchar", "name", "citext"})

@@ -11,7 +11,7 @@ from typing import Any
 
 from psycopg import sql
 
-from services.routines.params import BoundArg, BoundCall
+from services.plan.routine_args import BoundArg, BoundCall
 from services.sql.compile import Statement
 
 _ROWS = sql.SQL("coalesce('[' || string_agg(row_to_json(_r)::text, ',') || ']', '[]')")

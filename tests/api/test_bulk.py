@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from psycopg import sql
 
-from services.bulk import CHUNK_ROWS, COPY_MIN_ROWS, Chunk, plan_chunks
+from services.execution.bulk import CHUNK_ROWS, COPY_MIN_ROWS, Chunk, plan_chunks
 from services.plan.types import BoundRecord
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,8 @@ Faults: a checked-out connection whose socket already holds the server's goodbye
 pg_terminate_backend) is never handed out. When a connection dies, one direct connect tells a
 dead server from a dead connection: a dead server opens the breaker (every call answers 503 at
 once) and closes the pool; a background probe reconnects and puts a fresh pool in place; a live
-server means the idle connections are stale, so the pool is drained. Only services/executor.py
-checks connections out.
+server means the idle connections are stale, so the pool is drained. Only
+services/execution/executor.py checks connections out.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from core.errors import ServiceUnavailable
-from services import db_identity
-from services.breaker import Breaker, unavailable
 from services.config import ServiceConfig
-from services.pgerrors import classify_connect_error
+from services.execution import db_identity
+from services.execution.breaker import Breaker, unavailable
+from services.execution.pgerrors import classify_connect_error
 
 log = logging.getLogger(__name__)
 
@@ -130,8 +130,9 @@ class ServicePool:
         """A live pooled connection; 503 at once while the breaker is open.
 
         Inside a request on a service with database roles, the connection runs in one
-        transaction as the caller's database identity (services/db_identity.py); `catalog=True`
-        (schema introspection, shared by every caller) runs as the service's own user.
+        transaction as the caller's database identity (services/execution/db_identity.py);
+        `catalog=True` (schema introspection, shared by every caller) runs as the service's
+        own user.
         """
         pool, conn = self._acquire()
         try:

@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 
 from core.verbs import DELETE, GET, PATCH, POST, PUT
-from services.schema_cache import Column, Relation, SchemaCache, Table
+from services.catalog.schema_cache import Column, Relation, SchemaCache, Table
 
 _TABLES_SQL = """
 SELECT n.nspname, c.relname, c.relkind IN ('v', 'm') AS is_view,

@@ -16,10 +16,10 @@ import psycopg
 
 from core.responses import label_for, plural
 from core.verbs import verb_names
-from services import executor
-from services.introspection import FK_ACTIONS
+from services.catalog.introspection import FK_ACTIONS
+from services.catalog.schema_cache import Column, Relation, SchemaCache, Table
+from services.execution import executor
 from services.registry import LiveService
-from services.schema_cache import Column, Relation, SchemaCache, Table
 
 _COMMENTS_SQL = """
 SELECT n.nspname, c.relname, a.attname, d.description

@@ -18,8 +18,8 @@ import orjson
 
 from core.errors import BadRequest
 from core.flags import FALSE_WORDS, TRUE_WORDS
+from services.catalog.routines import Routine
 from services.plan.values import dumps_exact
-from services.routines.catalog import Routine
 
 # DF simple type names accepted by `returns` and `schema`, by the JSON kind they produce
 _KINDS = {

@@ -15,9 +15,9 @@ from typing import Any, Literal
 from psycopg.types.json import Jsonb
 
 from core.errors import BadRequest
+from services.catalog.routines import Routine, RoutineParam
+from services.catalog.schema_cache import Column
 from services.plan.values import check_nesting, coerce
-from services.routines.catalog import Routine, RoutineParam
-from services.schema_cache import Column
 
 MISSING: Any = object()  # a parameter named without a value (e.g. an OUT parameter)
 _INLINE = re.compile(r"^(?P<name>[^(]*)\((?P<args>.*)\)$", re.DOTALL)

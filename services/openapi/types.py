@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from services.schema_cache import Column, Table
+from services.catalog.schema_cache import Column, Table
 
 # pg_type.typname -> JSON Schema (without nullability)
 _BASE: dict[str, dict[str, Any]] = {

@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import NotFound
-from services import read_cache
+from services.execution import read_cache
 from services.models import Service
 from services.registry import registry
 

@@ -22,12 +22,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from core.errors import GatewayError
-from services import executor
+from services.catalog.routines import Routine, RoutineCatalog, load_catalog
+from services.catalog.schema_cache import Table
 from services.config import ServiceConfig
+from services.execution import executor
 from services.models import Service
 from services.registry import registry
-from services.routines.catalog import Routine, RoutineCatalog, load_catalog
-from services.schema_cache import Table
 
 # the views take the Service ModelAdmin that mounts them (services/admin.py)
 ServiceAdmin = admin.ModelAdmin

@@ -4,7 +4,7 @@ A table or column created, altered or dropped outside the gateway must be served
 within a second, with no manual flush and without blocking requests:
 
 - While a service is used, at most every GATEWAY_SCHEMA_CHECK_SECONDS a background thread
-  reads a catalog fingerprint (services/introspection.py); when it moved, the schema is
+  reads a catalog fingerprint (services/catalog/introspection.py); when it moved, the schema is
   introspected again and swapped in. Requests keep the old cache until the new one is ready.
 - A request that names a table or column the cache does not know checks the fingerprint at once
   (`changed()`), so a new table answers on its first request; an error from the database that
@@ -24,9 +24,9 @@ from typing import Any
 
 from django.conf import settings
 
-from services import executor
-from services.introspection import fingerprint, introspect
-from services.schema_cache import SchemaCache
+from services.catalog.introspection import fingerprint, introspect
+from services.catalog.schema_cache import SchemaCache
+from services.execution import executor
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ from psycopg.adapt import Loader
 from core.access import Access
 from core.errors import BadRequest, GatewayError
 from core.flags import is_true
-from services import executor
 from services.config import ServiceConfig
-from services.executor import ConnectionLost
+from services.execution import executor
+from services.execution.executor import ConnectionLost
 from services.plan.types import BoundNode, BoundRead, TableRead
 from services.registry import LiveService
 from services.sql.compile import Statement

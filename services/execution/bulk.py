@@ -16,9 +16,9 @@ from typing import Any
 import psycopg
 
 from core.errors import BadRequest, GatewayError
-from services.pgerrors import classify
+from services.catalog.schema_cache import Column, Table
+from services.execution.pgerrors import classify
 from services.plan.types import BoundNode, BoundRecord, BoundWrite
-from services.schema_cache import Column, Table
 from services.sql.bulk import (
     clear_staging,
     copy_into_staging,

@@ -8,8 +8,8 @@ from typing import Any
 from core.access import Access
 from core.responses import label_for, plural
 from core.verbs import verb_names
+from services.catalog.schema_cache import SchemaCache
 from services.plan.types import ServiceRoot, TableList
-from services.schema_cache import SchemaCache
 
 _RESOURCES = (
     ("_schema", "Schema"),

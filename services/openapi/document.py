@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 document of one service, generated from its schema cache (spec §12.3).
 
 Pure: config + schema cache in, a JSON-ready dict out; never touches the database or HTTP.
-Column and record schemas live in services/openapi_types.py.
+Column and record schemas live in services/openapi/types.py.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Any
 from urllib.parse import quote
 
 from core.verbs import VERB_BITS
+from services.catalog.schema_cache import SchemaCache, Table
 from services.config import ServiceConfig
-from services.openapi_types import UniqueNames, key_schema, pascal, record_schema
-from services.schema_cache import SchemaCache, Table
+from services.openapi.types import UniqueNames, key_schema, pascal, record_schema
 
 _ERRORS = {
     "400": ("BadRequest", "The request is invalid; the message names the parameter."),

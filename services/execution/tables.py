@@ -3,7 +3,7 @@
 Reads are one statement in autocommit (PostgreSQL builds the JSON). Writes follow the batch
 semantics of spec §3.8: stop at the first failure keeping what was written (default),
 `continue`, or `rollback` (all or nothing); a single record is one autocommit statement, and a
-batch create (default or rollback) goes in chunks through services/bulk.py.
+batch create (default or rollback) goes in chunks through services/execution/bulk.py.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import psycopg
 from core.context import note_rows
 from core.errors import BatchError, Forbidden, GatewayError, NotFound
 from core.verbs import ALL_VERBS
-from services import executor
-from services.bulk import insert_batch
-from services.pgerrors import classify
+from services.catalog.describe import extras_for, load_extras, table_description
+from services.execution import executor
+from services.execution.bulk import insert_batch
+from services.execution.pgerrors import classify
 from services.plan.types import BoundNode, BoundRead, BoundRecord, BoundWrite
 from services.registry import LiveService
-from services.schema_describe import extras_for, load_extras, table_description
 from services.sql.compile import (
     Statement,
     combine,

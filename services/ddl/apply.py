@@ -13,22 +13,22 @@ from typing import Any
 import psycopg
 
 from core.errors import BadRequest, Conflict, GatewayError
-from services import executor
-from services.pgerrors import classify
-from services.registry import LiveService
-from services.schema_cache import SchemaCache
-from services.schema_changes import (
+from services.catalog.describe import Extras, extras_for, load_extras
+from services.catalog.schema_cache import SchemaCache
+from services.ddl.changes import (
     RefTarget,
     alter_table,
     create_table,
     pending_target,
     ref_target_of,
 )
-from services.schema_describe import Extras, extras_for, load_extras
-from services.schema_spec import TableSpec, check_identifier, parse_table
+from services.ddl.spec import TableSpec, check_identifier, parse_table
+from services.execution import executor
+from services.execution.pgerrors import classify
+from services.registry import LiveService
 from services.sql import ddl
 
-# SQLSTATEs of DDL refusals that services/pgerrors.py does not single out
+# SQLSTATEs of DDL refusals that services/execution/pgerrors.py does not single out
 _DDL_STATES: dict[str, type[GatewayError]] = {
     "2BP01": Conflict,  # dependent_objects_still_exist: a view or foreign key needs it
     "0A000": Conflict,  # feature_not_supported: e.g. changing the type of a column a view uses

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import psycopg
 
-from services.introspection import simple_type
+from services.catalog.introspection import simple_type
 
 RoutineKind = Literal["function", "procedure"]
 # what one call yields: nothing, one value, a row with named columns, or an anonymous record

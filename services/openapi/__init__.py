@@ -1,0 +1,1 @@
+"""Per-service OpenAPI 3.1 documents, built from the schema cache."""

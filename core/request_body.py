@@ -12,33 +12,11 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest
-
-from core.errors import BadRequest, PayloadTooLarge
+from core.errors import BadRequest
 
 # an escaped UTF-16 surrogate somewhere in the raw text: only then is the parsed value walked
 _ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def read_json_body(request: HttpRequest, empty: Any = None) -> Any:
-    """The parsed body (numbers with a fraction become Decimal so numeric columns stay exact)."""
-    if request.META.get("CONTENT_LENGTH", "") in ("", "0") and "chunked" not in request.META.get(
-        "HTTP_TRANSFER_ENCODING", ""
-    ):
-        return empty
-    try:
-        raw = request.body
-    except RequestDataTooBig:
-        raise PayloadTooLarge(
-            f"Request body is larger than the limit of {settings.GATEWAY_MAX_BODY_BYTES} bytes; "
-            "send fewer records per request."
-        ) from None
-    if not raw:
-        return empty
-    return parse_json(raw)
 
 
 def parse_json(raw: bytes | str, *, exact_numbers: bool = True) -> Any:

@@ -16,10 +16,13 @@ def json_response(
     response = HttpResponse(data, content_type="application/json")
     response["Content-Length"] = str(len(data))
     if timings:
-        response["Server-Timing"] = ", ".join(
-            [f"{name};dur={seconds * 1000:.2f}" for name, seconds in timings]
-        )
+        response["Server-Timing"] = server_timing(timings)
     return response
+
+
+def server_timing(timings: list[tuple[str, float]]) -> str:
+    """The Server-Timing header of stage laps (`auth;dur=0.41, db;dur=0.88`)."""
+    return ", ".join([f"{name};dur={seconds * 1000:.2f}" for name, seconds in timings])
 
 
 def plural(label: str) -> str:

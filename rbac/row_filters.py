@@ -18,7 +18,7 @@ from typing import Any
 from core.errors import BadRequest, GatewayError, InternalError
 from rbac.rules import RowFilterGroup, normalize_component
 from services.catalog.schema_cache import Table
-from services.plan.bind import bind_filter
+from services.plan.bind_names import bind_filter
 from services.plan.filter_ast import And, Condition, Node, Not, Or, Value
 from services.plan.filters import parse_filter
 from services.plan.types import BoundNode

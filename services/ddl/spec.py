@@ -12,7 +12,7 @@ from typing import Any
 
 from core.errors import BadRequest, NotImplementedYet
 from core.flags import as_bool
-from services.plan.parse import NO_BODY
+from services.plan.types import NO_BODY
 
 MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL would silently truncate a longer name
 NO_NAME = "Table schema received does not have a valid name."

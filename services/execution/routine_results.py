@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -19,48 +17,10 @@ import orjson
 from core.errors import BadRequest
 from core.flags import FALSE_WORDS, TRUE_WORDS
 from services.catalog.routines import Routine
+from services.plan.types import ResultOptions
 from services.plan.values import dumps_exact
 
-# DF simple type names accepted by `returns` and `schema`, by the JSON kind they produce
-_KINDS = {
-    **dict.fromkeys(("integer", "int", "smallint", "bigint", "id", "bigid"), "integer"),
-    **dict.fromkeys(("string", "text"), "string"),
-    **dict.fromkeys(("boolean", "bool"), "boolean"),
-    **dict.fromkeys(("number", "float", "double", "decimal", "numeric", "money"), "number"),
-}
 _FALSE = FALSE_WORDS | {""}
-
-
-@dataclass(frozen=True, slots=True)
-class ResultOptions:
-    wrapper: str | None = None
-    returns: str | None = None  # integer | string | boolean | number
-    schema: tuple[tuple[str, str], ...] = ()  # (field, kind) casts of result columns
-
-
-def _kind(value: Any, option: str) -> str:
-    kind = _KINDS.get(str(value).strip().lower())
-    if kind is None:
-        raise BadRequest(
-            f"Invalid {option} type '{value}': use integer, string, boolean or number.",
-            context={"param": option},
-        )
-    return kind
-
-
-def read_options(query: Mapping[str, str], body: Any) -> ResultOptions:
-    """`wrapper` and `returns` from the query or the body; `schema` from the body only."""
-    body_options = body if isinstance(body, dict) else {}
-    wrapper = query.get("wrapper") or body_options.get("wrapper") or None
-    returns = query.get("returns") or body_options.get("returns") or None
-    schema = body_options.get("schema")
-    if schema is not None and not isinstance(schema, dict):
-        raise BadRequest('schema must be an object, e.g. {"total": "integer"}.')
-    return ResultOptions(
-        wrapper=str(wrapper) if wrapper is not None else None,
-        returns=_kind(returns, "returns") if returns is not None else None,
-        schema=tuple((str(k), _kind(v, "schema")) for k, v in (schema or {}).items()),
-    )
 
 
 def _number(value: Any) -> Decimal | int:

@@ -9,85 +9,31 @@ connection after the stream ends or is closed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
-from typing import Any, Literal
+from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 from psycopg.abc import Buffer
 from psycopg.adapt import Loader
 
 from core.access import Access
-from core.errors import BadRequest, GatewayError
-from core.flags import is_true
+from core.errors import GatewayError
 from services.config import ServiceConfig
 from services.execution import executor
 from services.execution.executor import ConnectionLost
-from services.plan.types import BoundNode, BoundRead, TableRead
+from services.plan.types import BoundNode, BoundRead, StreamFormat
 from services.registry import LiveService
 from services.sql.compile import Statement
 from services.sql.stream import NO_STATEMENT_TIMEOUT, compile_csv, compile_ndjson
 
 log = logging.getLogger(__name__)
 
-StreamFormat = Literal["ndjson", "csv"]
 CONTENT_TYPES: dict[StreamFormat, str] = {
     "ndjson": "application/x-ndjson",
     "csv": "text/csv; charset=utf-8",
 }
 BATCH_ROWS = 2_000  # rows per FETCH from the server-side cursor
 CHUNK_BYTES = 64 * 1024  # CSV bytes gathered per response chunk
-
-_ACCEPTED: dict[str, StreamFormat | None] = {
-    "application/x-ndjson": "ndjson",
-    "text/csv": "csv",
-    "application/json": None,
-}
-_FORMATS: dict[str, StreamFormat | None] = {"ndjson": "ndjson", "csv": "csv", "json": None}
-
-
-def _from_accept(accept: str) -> StreamFormat | None:
-    """The best of JSON, NDJSON and CSV by the Accept header's q-values (JSON if none named)."""
-    best: StreamFormat | None = None
-    best_q = 0.0
-    for item in accept.split(","):
-        media, *options = (part.strip() for part in item.split(";"))
-        if media.lower() not in _ACCEPTED:
-            continue
-        q = 1.0
-        for option in options:
-            name, _, value = option.partition("=")
-            if name.strip() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if q > best_q:
-            best, best_q = _ACCEPTED[media.lower()], q
-    return best
-
-
-def stream_format(read: BoundRead, accept: str, query: Mapping[str, str]) -> StreamFormat | None:
-    """The streamed format asked for (`format=`, then `stream=true`, then Accept), or None for JSON.
-
-    Reads by id and count_only reads always answer JSON.
-    """
-    if "format" in query:
-        value = query["format"].strip().lower()
-        if value not in _FORMATS:
-            raise BadRequest(
-                f"Unsupported format '{query['format']}': use json, ndjson or csv.",
-                context={"param": "format"},
-            )
-        fmt = _FORMATS[value]
-    elif is_true(query.get("stream")):
-        fmt = "ndjson"
-    elif "ndjson" in accept or "csv" in accept:
-        fmt = _from_accept(accept)
-    else:
-        return None
-    if read.key_values is not None or read.count_only:
-        return None
-    return fmt
 
 
 def may_read_all_rows(grant: Access) -> bool:
@@ -96,9 +42,10 @@ def may_read_all_rows(grant: Access) -> bool:
     return grant.is_admin
 
 
-def stream_limit(plan: TableRead, config: ServiceConfig, grant: Access) -> int | None:
+def stream_limit(read: BoundRead, config: ServiceConfig, grant: Access) -> int | None:
     """The rows a stream may send: a given `limit` still limits; None means every row."""
-    given = plan.limit if plan.limit is not None and plan.limit > 0 else None
+    limit = read.requested_limit
+    given = limit if limit is not None and limit > 0 else None
     if may_read_all_rows(grant):
         return given
     cap = config.effective_max_records

@@ -28,8 +28,6 @@ from services.sql.compile import (
     compile_count,
     compile_delete,
     compile_insert,
-    compile_key_lookup,
-    compile_page,
     compile_update,
     compile_upsert,
 )
@@ -59,19 +57,20 @@ def _as_list(rows_json: bytes, keys: tuple[str, ...]) -> bytes:
 def run_read(
     live: LiveService,
     read: BoundRead,
+    stmt: Statement,
     row_filter: BoundNode | None = None,
     *,
     verbs: int = ALL_VERBS,
 ) -> bytes:
-    """GET /_table/{t}[/{id}]: the response body bytes.
+    """GET /_table/{t}[/{id}]: the response body bytes. `stmt` is the compiled key lookup or
+    page (services/sql/plan.py); a truncated page's count is compiled here, when needed.
 
     `verbs` is the caller's grant, shown as `access` in `meta.schema` (include_schema).
     """
     if read.key_values is not None:
-        return executor.read(live, lambda conn: _key_read(conn, read, row_filter))
+        return executor.read(live, lambda conn: _key_read(conn, read, stmt))
 
     def page(conn: psycopg.Connection[Any]) -> tuple[str, int, bool]:
-        stmt = compile_page(read, row_filter)
         row = conn.execute(stmt.query, stmt.params).fetchone()
         rows_json, count, more = row if row else ("[]", 0, False)
         if more:
@@ -96,10 +95,8 @@ def run_read(
     return _wrap(body, meta)
 
 
-def _key_read(
-    conn: psycopg.Connection[Any], read: BoundRead, row_filter: BoundNode | None
-) -> bytes:
-    found: list[str | None] = _one(conn, compile_key_lookup(read, row_filter)) or []
+def _key_read(conn: psycopg.Connection[Any], read: BoundRead, stmt: Statement) -> bytes:
+    found: list[str | None] = _one(conn, stmt) or []
     if read.single:
         if found[0] is None:
             raise NotFound(f"Record with identifier '{read.key_labels[0]}' not found.")

@@ -14,12 +14,23 @@ from typing import Any, Literal
 
 from psycopg.types.json import Jsonb
 
-from core.errors import BadRequest
+from core.errors import BadRequest, NotFound
 from services.catalog.routines import Routine, RoutineParam
-from services.catalog.schema_cache import Column
+from services.catalog.schema_cache import Column, NotInCache
 from services.plan.values import check_nesting, coerce
 
 MISSING: Any = object()  # a parameter named without a value (e.g. an OUT parameter)
+_NOUN = {"function": "Function", "procedure": "Procedure"}
+
+
+class UnknownRoutine(NotInCache, NotFound):
+    """No routine of that name in the catalog (it may exist in the database by now)."""
+
+    @classmethod
+    def named(cls, kind: str, name: str) -> UnknownRoutine:
+        return cls(f"{_NOUN[kind]} '{name}' does not exist in the database.")
+
+
 _INLINE = re.compile(r"^(?P<name>[^(]*)\((?P<args>.*)\)$", re.DOTALL)
 _VALUE_KEYS = frozenset({"name", "value", "param_type", "type"})
 
@@ -86,16 +97,16 @@ def _from_body(params: Any) -> GivenParams | None:
 
 
 def gather_params(
-    body: Any,
+    body_params: Any,
     inline: tuple[str, ...] | None,
     query: Mapping[str, str],
     overloads: tuple[Routine, ...],
 ) -> GivenParams:
-    """The parameters from the first source that yields any: body, inline path, query."""
-    if isinstance(body, dict):
-        from_body = _from_body(body.get("params"))
-        if from_body is not None:
-            return from_body
+    """The parameters from the first source that yields any: the body's `params`, the inline
+    path, the query (only names some overload has)."""
+    from_body = _from_body(body_params)
+    if from_body is not None:
+        return from_body
     if inline:
         return GivenParams(positional=inline)
     known = {p.name.casefold() for r in overloads for p in r.params if p.name}

@@ -1,7 +1,8 @@
 """Plans: what a data API request asks for, as plain frozen data (no HTTP, no SQL).
 
-parse.py builds the unbound plans from request parts; bind.py resolves them against the schema
-cache into the Bound* plans that the SQL compiler accepts.
+One closed set, one per kind of request (after PostgREST's Action types): parse.py builds the
+unbound plans from core.request.ApiRequest; bind.py resolves them against the schema cache
+(and the routine catalog) into the Bound* plans that the SQL compiler accepts.
 """
 
 from __future__ import annotations
@@ -9,13 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from services.catalog.schema_cache import Column, Relation, Table
+from services.catalog.routines import RoutineCatalog, RoutineKind
+from services.catalog.schema_cache import Column, Relation, SchemaCache, Table
 from services.plan.filter_ast import Node
+from services.plan.routine_args import BoundCall
 
 ALL_FIELDS = ("*",)
+NO_BODY: Any = object()  # the request had no body (as opposed to an empty JSON value)
 BatchMode = Literal["stop", "continue", "rollback"]
 WriteAction = Literal["create", "update", "delete"]
 AggregateFunction = Literal["sum", "count", "avg", "min", "max"]
+StreamFormat = Literal["ndjson", "csv"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,7 @@ class TableRead:
     group: tuple[str, ...] | None = None
     aggregates: tuple[AggregateRequest, ...] = ()  # taken out of `fields`
     include_schema: bool = False
+    stream: StreamFormat | None = None  # every row as NDJSON or CSV, not one JSON page
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +106,95 @@ class TableWrite:
     as_list: bool = False
 
 
-Plan = ServiceRoot | TableList | TableRead | TableWrite
+@dataclass(frozen=True, slots=True)
+class SchemaRead:
+    """GET /_schema[/{table}[/_field|/_related[/{name}]]]: descriptions (spec §4.1-4.3)."""
+
+    path: tuple[str, ...] = ()  # below /_schema
+    names: tuple[str, ...] = ()  # ids=
+    fields: tuple[str, ...] = ()  # fields= of a table list
+    as_list: bool = False
+    refresh: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaWrite:
+    """POST/PUT/PATCH/DELETE /_schema[...]: create, alter or drop tables, fields and
+    relationships (spec §4.4-4.5). `items` are the body's records as given; their table and
+    field specs are read against the schema when the plan runs (the DDL needs the live shape)."""
+
+    verb: str
+    path: tuple[str, ...] = ()
+    items: tuple[Any, ...] = ()  # records of the body (DF table, field or relationship specs)
+    body: Any = NO_BODY  # the body object, for paths that name one table, field or relation
+    names: tuple[str, ...] = ()  # what to delete: ids= or the body's names
+    describe: bool = False  # fields= given: answer full descriptions
+    as_list: bool = False
+    rollback: bool = False
+    check_exist: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ResultOptions:
+    """`wrapper`, `returns` and `schema` of a routine call (spec §5.2)."""
+
+    wrapper: str | None = None
+    returns: str | None = None  # integer | string | boolean | number
+    schema: tuple[tuple[str, str], ...] = ()  # (field, kind) casts of result columns
+
+
+@dataclass(frozen=True, slots=True)
+class RoutineList:
+    """GET /_func, /_proc: the routines the caller reaches, or named ones described."""
+
+    kind: RoutineKind
+    names: tuple[str, ...] | None = None  # ids=, or a body list of names
+    fields: tuple[str, ...] = ("name",)
+    as_list: bool = False
+    refresh: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoutineCall:
+    """GET or POST /_func/{name}, /_proc/{name}: call one routine (spec §5.2). The name may
+    carry inline arguments (`fn(1,2)`); which overload, and so which parameters, is decided
+    against the catalog when the plan is bound."""
+
+    kind: RoutineKind
+    name: str
+    body_params: Any = None  # the body's `params` (an object, a list of values or of pairs)
+    query: tuple[tuple[str, str], ...] = ()  # query parameters that may name arguments
+    options: ResultOptions = field(default_factory=ResultOptions)
+    refresh: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SqlQuery:
+    """POST /_sql: one parameterised statement ($1, $2, ...) and its values."""
+
+    query: str
+    params: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SpecRead:
+    """GET /_spec: the service's OpenAPI document."""
+
+    refresh: bool = False
+
+
+Plan = (
+    ServiceRoot
+    | TableList
+    | TableRead
+    | TableWrite
+    | SchemaRead
+    | SchemaWrite
+    | RoutineList
+    | RoutineCall
+    | SqlQuery
+    | SpecRead
+)
 
 
 # --- bound plans: every name resolved against the schema cache ---------------------------------
@@ -175,6 +269,8 @@ class BoundRead:
     group: tuple[Column, ...] = ()  # GROUP BY columns; `columns` are then a subset of them
     aggregates: tuple[BoundAggregate, ...] = ()  # selected after `columns`
     include_schema: bool = False
+    stream: StreamFormat | None = None
+    requested_limit: int | None = None  # the client's own limit (a stream is not paged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,3 +297,50 @@ class BoundWrite:
     force: bool = False
     as_list: bool = False
     related: tuple[BoundRelated, ...] = field(default=())
+
+
+# --- bound plans of the other resources -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BoundTableList:
+    plan: TableList
+    schema: SchemaCache
+
+
+@dataclass(frozen=True, slots=True)
+class BoundSchemaRead:
+    plan: SchemaRead
+    schema: SchemaCache
+    table: Table | None  # the table the path names, resolved (None: the table list)
+
+
+@dataclass(frozen=True, slots=True)
+class BoundRoutineList:
+    plan: RoutineList
+    catalog: RoutineCatalog
+
+
+@dataclass(frozen=True, slots=True)
+class BoundRoutineCall:
+    plan: RoutineCall
+    call: BoundCall  # the overload chosen and its arguments, each coerced for its parameter
+
+    @property
+    def prefix(self) -> str:
+        """DF's lead line of every error of a call."""
+        return f"Failed to call database stored {self.plan.kind}."
+
+
+Bound = (
+    ServiceRoot
+    | BoundTableList
+    | BoundRead
+    | BoundWrite
+    | BoundSchemaRead
+    | SchemaWrite
+    | BoundRoutineList
+    | BoundRoutineCall
+    | SqlQuery
+    | SpecRead
+)

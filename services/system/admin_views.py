@@ -22,7 +22,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from core.errors import GatewayError
-from services.catalog.routines import Routine, RoutineCatalog, load_catalog
+from services.catalog.routines import Routine, load_routines
 from services.catalog.schema_cache import Table
 from services.config import ServiceConfig
 from services.execution import executor
@@ -94,11 +94,7 @@ def _table_rows(table: Table) -> list[ColumnRow]:
 
 
 def _routines(live: Any, refresh: bool) -> list[Routine]:
-    def build() -> RoutineCatalog:
-        return executor.read(live, lambda conn: load_catalog(conn, live.config.schema))
-
-    # same cache key as services/resources/routines.py, so the API and the admin share it
-    catalog: RoutineCatalog = live.cached("routines", build, refresh=refresh)
+    catalog = load_routines(live, refresh=refresh)  # the same catalog the API uses
     found: list[Routine] = []
     for kind in ("function", "procedure"):
         for name in catalog.names(kind):  # type: ignore[arg-type]

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from rbac.policy import Grant
+from services.execution.sql_query import run_sql
+from services.plan.parse_resources import parse_sql
 from services.registry import registry
-from services.resources import ResourceCall
-from services.resources.sql_query import handle
 
 pytestmark = pytest.mark.django_db
 
@@ -107,18 +107,9 @@ def test_admin_may_write_and_sees_affected_rows(sql_api: Any, pg: Any) -> None:
 
 
 def _call(service: Any, verbs: int, body: Any) -> Any:
+    """The execute stage of `_sql` for a caller whose grant has these verbs."""
     live = registry.get(service.name)
-    return handle(
-        ResourceCall(
-            live=live,
-            grant=Grant(verbs=verbs),
-            verb="POST",
-            resource="_sql",
-            segments=(),
-            query={},
-            body=body,
-        )
-    )
+    return run_sql(live, parse_sql("POST", ("_sql",), {}, body), Grant(verbs=verbs))
 
 
 def test_read_only_grant_cannot_write_and_nothing_changes(

@@ -20,14 +20,12 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from core.access import Access
-from core.errors import BadRequest, Forbidden
+from core.errors import Forbidden
 from core.verbs import WRITE_VERBS
 from services.execution import executor
 from services.execution.pgerrors import classify
-from services.plan.parse import NO_BODY
-from services.resources import ResourceCall, ResourceResult
-
-MAX_QUERY_LENGTH = 100_000
+from services.plan.types import SqlQuery
+from services.registry import LiveService
 
 
 def may_write(grant: Access) -> bool:
@@ -71,43 +69,24 @@ def _bind(value: Any) -> Any:
     return Jsonb(value) if isinstance(value, dict) else value
 
 
-def _request(call: ResourceCall) -> tuple[str, list[Any]]:
-    if call.verb != "POST":
-        raise BadRequest('Send SQL with POST: {"query": "...", "params": [...]}.')
-    if call.segments:
-        raise BadRequest("_sql takes no path after it; send the statement in the body.")
-    body = call.body
-    if body is NO_BODY or not isinstance(body, dict):
-        raise BadRequest('The body must be a JSON object: {"query": "SELECT ...", "params": []}.')
-    query = body.get("query")
-    if not isinstance(query, str) or not query.strip():
-        raise BadRequest("The body needs a non-empty 'query' string.")
-    if len(query) > MAX_QUERY_LENGTH:
-        raise BadRequest(f"The query is longer than {MAX_QUERY_LENGTH} characters.")
-    params = body.get("params", [])
-    if not isinstance(params, list):
-        raise BadRequest("'params' must be an array of values for $1, $2, ... in order.")
-    return query, [_bind(p) for p in params]
-
-
-def handle(call: ResourceCall) -> ResourceResult:
+def run_sql(live: LiveService, plan: SqlQuery, access: Access) -> bytes:
     """Run the statement and answer `{"resource": rows, "meta": {"count", "columns"}}`."""
-    config = call.live.config
+    config = live.config
     if not config.allow_sql:
         raise Forbidden(
             f"SQL queries are disabled for service '{config.name}'. An admin can enable them "
             "with the service option allow_sql."
         )
-    if config.use_db_roles and not call.grant.is_admin:
+    if config.use_db_roles and not access.is_admin:
         # a statement could reset the database role it runs as (set_config('role', ...))
         raise Forbidden(
             f"SQL queries through _sql are for admins only on service '{config.name}', which "
             "runs requests under database roles."
         )
-    query, params = _request(call)
+    query, params = plan.query, [_bind(p) for p in plan.params]
     cap = config.effective_max_records
-    read_only = not may_write(call.grant)
-    with executor.connection(call.live, write=not read_only) as conn:
+    read_only = not may_write(access)
+    with executor.connection(live, write=not read_only) as conn:
         try:
             with conn.transaction():
                 if read_only:

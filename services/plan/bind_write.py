@@ -1,0 +1,157 @@
+"""Bind stage for writes: TableWrite x SchemaCache -> BoundWrite.
+
+Each record is validated and coerced on its own: a record that fails keeps its error, so batch
+semantics (spec §3.8) can report it at its index instead of failing the whole request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.errors import BadRequest, GatewayError
+from services.catalog.schema_cache import SchemaCache, Table
+from services.config import ServiceConfig
+from services.plan.bind_names import (
+    bind_columns,
+    bind_filter,
+    coerce_key,
+    key_label,
+    key_tuple,
+    record_key,
+)
+from services.plan.bind_read import bind_related
+from services.plan.types import (
+    BoundRecord,
+    BoundWrite,
+    TableWrite,
+)
+from services.plan.values import coerce
+
+
+def _record_values(
+    table: Table, record: Any, *, creating: bool, skip: frozenset[str]
+) -> dict[str, Any]:
+    """Validate and coerce one record's fields (spec §3.6); unknown keys are dropped."""
+    if not isinstance(record, dict):
+        raise BadRequest("Each record must be a JSON object.")
+    values: dict[str, Any] = {}
+    for key, raw in record.items():
+        column = table.find_column(key) if isinstance(key, str) else None
+        if column is None or column.name in skip or column.is_generated:
+            continue
+        if raw is None and column.auto_increment and creating:
+            continue
+        if raw is None and not column.nullable:
+            raise BadRequest(f"Field '{column.name}' can not be NULL.")
+        values[column.name] = coerce(column, raw)
+    if creating:
+        for column in table.columns:
+            if column.required and column.name not in values:
+                raise BadRequest(f"Required field '{column.name}' can not be NULL.")
+    if not values:
+        raise BadRequest("No valid fields were found in record.")
+    return values
+
+
+def _guarded(build: Any) -> tuple[Any, Exception | None]:
+    try:
+        return build(), None
+    except GatewayError as exc:
+        return None, exc
+
+
+def bind_write(plan: TableWrite, schema: SchemaCache, config: ServiceConfig) -> BoundWrite:
+    """Resolve a TableWrite. Per-record validation failures are kept on the record, not raised,
+    so batch semantics can report them at their index."""
+    table = schema.table(plan.table)  # views: PostgreSQL decides whether they are updatable
+    needs_keys = (
+        plan.record_id is not None
+        or plan.ids is not None
+        or (plan.action != "create" and plan.filter is None and not plan.force)
+    )
+    keys = (
+        table.key_columns(plan.id_field)
+        if needs_keys
+        else tuple(table.column(c) for c in (plan.id_field or table.primary_key))
+    )
+    returning = bind_columns(table, plan.fields, keys)
+    where = bind_filter(plan.filter, table) if plan.filter is not None else None
+    key_names = frozenset(k.name for k in keys)
+    records: list[BoundRecord] = []
+    upsert = config.allow_upsert and plan.action == "update"
+
+    if plan.action == "create":
+        for record in plan.records:
+            values, error = _guarded(
+                lambda r=record: _record_values(table, r, creating=True, skip=frozenset())
+            )
+            records.append(BoundRecord(values or {}, error=error))
+    elif plan.action == "update":
+        template = plan.records[0] if plan.records else {}
+        if plan.record_id is not None or plan.ids is not None:
+            raw_ids = (plan.record_id,) if plan.record_id is not None else plan.ids or ()
+            for raw in raw_ids:
+
+                def build(r: Any = raw) -> tuple[tuple[Any, ...], dict[str, Any]]:
+                    key = key_tuple(keys, r)
+                    skip = frozenset() if upsert else key_names
+                    vals = _record_values(table, template, creating=False, skip=skip)
+                    vals = {k: v for k, v in vals.items() if k not in key_names}
+                    if not vals:
+                        raise BadRequest("No valid fields were found in record.")
+                    return key, vals
+
+                built, error = _guarded(build)
+                key, vals = built if built else (None, {})
+                records.append(BoundRecord(vals, key=key, label=str(raw), error=error))
+        elif where is not None:
+            vals, error = _guarded(
+                lambda: _record_values(table, template, creating=False, skip=key_names)
+            )
+            if error is not None:
+                raise error
+            records.append(BoundRecord(vals or {}))
+        else:
+            for index, record in enumerate(plan.records):
+
+                def build_rec(
+                    r: Any = record, i: int = index
+                ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+                    raw_key = record_key(keys, r, i)
+                    key = coerce_key(keys, raw_key)
+                    vals = _record_values(table, r, creating=False, skip=key_names)
+                    return key, vals
+
+                built, error = _guarded(build_rec)
+                key, vals = built if built else (None, {})
+                records.append(
+                    BoundRecord(vals, key=key, label=key_label(key) if key else "", error=error)
+                )
+    else:  # delete
+        if plan.record_id is not None or plan.ids is not None:
+            raw_ids = (plan.record_id,) if plan.record_id is not None else plan.ids or ()
+            for raw in raw_ids:
+                key, error = _guarded(lambda r=raw: key_tuple(keys, r))
+                records.append(BoundRecord({}, key=key, label=str(raw), error=error))
+        elif plan.records:
+            for index, record in enumerate(plan.records):
+                key, error = _guarded(
+                    lambda r=record, i=index: coerce_key(keys, record_key(keys, r, i))
+                )
+                records.append(
+                    BoundRecord({}, key=key, label=key_label(key) if key else "", error=error)
+                )
+    return BoundWrite(
+        table=table,
+        action=plan.action,
+        keys=keys,
+        returning=returning,
+        records=tuple(records),
+        where=where,
+        single=plan.record_id is not None,
+        mode=plan.mode,
+        upsert=upsert,
+        force=plan.force,
+        as_list=plan.as_list,
+        related=bind_related(schema, table, plan.related, config.effective_max_records),
+    )

@@ -22,15 +22,8 @@ from services.execution.bulk import insert_batch
 from services.execution.pgerrors import classify
 from services.plan.types import BoundNode, BoundRead, BoundRecord, BoundWrite
 from services.registry import LiveService
-from services.sql.compile import (
-    Statement,
-    combine,
-    compile_count,
-    compile_delete,
-    compile_insert,
-    compile_update,
-    compile_upsert,
-)
+from services.sql.compile import Statement, combine, compile_count
+from services.sql.writes import compile_delete, compile_insert, compile_update, compile_upsert
 
 _BATCH_VERB = {"create": "created", "update": "updated", "delete": "deleted"}
 

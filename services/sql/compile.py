@@ -16,13 +16,11 @@ from services.plan.types import BoundAggregate, BoundLogic, BoundNode, BoundRead
 from services.sql.cache import statements
 from services.sql.fragments import (
     aggregate_list,
-    checked_returning,
     column_ref,
     group_by,
     key_match,
     order_by,
     qualified,
-    record_json,
     select_list,
     where_clause,
     where_expr,
@@ -39,7 +37,7 @@ class Statement:
     params: list[Any]
 
 
-def _names(columns: tuple[Column, ...]) -> tuple[str, ...]:
+def names_of(columns: tuple[Column, ...]) -> tuple[str, ...]:
     return tuple(c.name for c in columns)
 
 
@@ -54,7 +52,7 @@ def _term_shape(term: Column | BoundAggregate) -> Any:
 
 
 def _group_shape(read: BoundRead) -> tuple[Any, ...]:
-    return (_names(read.group), tuple(_term_shape(a) for a in read.aggregates))
+    return (names_of(read.group), tuple(_term_shape(a) for a in read.aggregates))
 
 
 def _related_shape(related: tuple[BoundRelated, ...]) -> tuple[Any, ...]:
@@ -62,7 +60,7 @@ def _related_shape(related: tuple[BoundRelated, ...]) -> tuple[Any, ...]:
         (
             r.relation.name,
             id(r.table),
-            _names(r.columns),
+            names_of(r.columns),
             _order_shape(r.order),
             where_shape(r.where),
         )
@@ -167,7 +165,7 @@ def compile_page(read: BoundRead, row_filter: BoundNode | None = None) -> Statem
     key = (
         "page",
         id(read.table),
-        _names(read.columns),
+        names_of(read.columns),
         _related_shape(read.related),
         where_shape(where),
         _order_shape(read.order),
@@ -232,10 +230,10 @@ def compile_key_lookup(read: BoundRead, row_filter: BoundNode | None = None) -> 
     shape = (
         "keys",
         id(read.table),
-        _names(read.columns),
+        names_of(read.columns),
         _related_shape(read.related),
         where_shape(where),
-        _names(read.keys),
+        names_of(read.keys),
         len(read.key_values or ()),
     )
     text = statements.text(shape, lambda p: _compose_key_lookup(read, where, p), params, read.table)
@@ -260,152 +258,3 @@ def combine(a: BoundNode | None, b: BoundNode | None) -> BoundNode | None:
     if b is None:
         return a
     return BoundLogic("and", (a, b))
-
-
-def compile_insert(
-    table: Table,
-    values: dict[str, Any],
-    returning: tuple[Column, ...],
-    check: BoundNode | None = None,
-) -> Statement:
-    """INSERT one row, RETURNING its JSON (and, with `check`, whether it passes the filter)."""
-    names = tuple(values)
-    params = [*(values[n] for n in names), *where_params(check)]
-    shape = ("insert", id(table), names, _names(returning), where_shape(check))
-    text = statements.text(
-        shape, lambda p: _compose_insert(table, values, returning, check, p), params, table
-    )
-    return Statement(text, params)
-
-
-def _compose_insert(
-    table: Table,
-    values: dict[str, Any],
-    returning: tuple[Column, ...],
-    check: BoundNode | None,
-    params: list[Any],
-) -> sql.Composable:
-    names = list(values)
-    params.extend(values[n] for n in names)
-    return sql.SQL("INSERT INTO {tbl} AS {t} ({cols}) VALUES ({vals}) RETURNING {ret}").format(
-        tbl=qualified(table),
-        t=_T,
-        cols=sql.SQL(", ").join(sql.Identifier(n) for n in names),
-        vals=sql.SQL(", ").join(sql.Placeholder() * len(names)),
-        ret=checked_returning(returning, check, params),
-    )
-
-
-def compile_upsert(
-    table: Table,
-    keys: tuple[Column, ...],
-    key: tuple[Any, ...],
-    values: dict[str, Any],
-    returning: tuple[Column, ...],
-    *,
-    where: BoundNode | None = None,
-    check: BoundNode | None = None,
-) -> Statement:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE: the allow_upsert form of an update by key.
-
-    With a role's row filter, `where` limits the update to rows the role can see (an existing
-    row outside it is left alone and reported not found) and `check` tests the written row.
-    """
-    row = {k.name: v for k, v in zip(keys, key, strict=True)} | values
-    names = list(row)
-    params = [row[n] for n in names]
-    updates = [n for n in values if n not in {k.name for k in keys}]
-    action: sql.Composable = sql.SQL("DO NOTHING")
-    if updates:
-        action = sql.SQL("DO UPDATE SET {}").format(
-            sql.SQL(", ").join(
-                sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n in updates
-            )
-        )
-        if where is not None:
-            action = sql.SQL("{} WHERE {}").format(action, where_expr(where, params))
-    query = sql.SQL(
-        "INSERT INTO {tbl} AS {t} ({cols}) VALUES ({vals})"
-        " ON CONFLICT ({keys}) {action} RETURNING {ret}"
-    ).format(
-        tbl=qualified(table),
-        t=_T,
-        cols=sql.SQL(", ").join(sql.Identifier(n) for n in names),
-        vals=sql.SQL(", ").join(sql.Placeholder() * len(names)),
-        keys=sql.SQL(", ").join(sql.Identifier(k.name) for k in keys),
-        action=action,
-        ret=checked_returning(returning, check, params),
-    )
-    return Statement(query, params)
-
-
-def compile_update(
-    table: Table,
-    values: dict[str, Any],
-    returning: tuple[Column, ...],
-    *,
-    keys: tuple[Column, ...] = (),
-    key: tuple[Any, ...] | None = None,
-    where: BoundNode | None = None,
-    check: BoundNode | None = None,
-) -> Statement:
-    """UPDATE by key (one row, RETURNING its JSON) or by filter (a JSON array of all rows).
-
-    With `check` (a role's row filter) each form also answers whether every updated row still
-    satisfies it, so the caller can roll back a write that would move a row out of sight.
-    """
-    params: list[Any] = list(values.values())
-    sets = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(n)) for n in values)
-    conditions = []
-    if key is not None:
-        conditions.append(key_match(keys, key, params))
-    if where is not None:
-        conditions.append(where_expr(where, params))
-    cond = sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("TRUE")
-    query = sql.SQL("UPDATE {tbl} AS {t} SET {sets} WHERE {cond} RETURNING {ret}").format(
-        tbl=qualified(table),
-        t=_T,
-        sets=sets,
-        cond=cond,
-        ret=checked_returning(returning, check, params),
-    )
-    if key is None:
-        query = _aggregate(query, checked=check is not None)
-    return Statement(query, params)
-
-
-def compile_delete(
-    table: Table,
-    returning: tuple[Column, ...],
-    *,
-    keys: tuple[Column, ...] = (),
-    key: tuple[Any, ...] | None = None,
-    where: BoundNode | None = None,
-) -> Statement:
-    """DELETE by key (RETURNING the row's JSON) or by filter/force (a JSON array)."""
-    params: list[Any] = []
-    conditions = []
-    if key is not None:
-        conditions.append(key_match(keys, key, params))
-    if where is not None:
-        conditions.append(where_expr(where, params))
-    cond = sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("TRUE")
-    query = sql.SQL("DELETE FROM {tbl} AS {t} WHERE {cond} RETURNING {ret}").format(
-        tbl=qualified(table), t=_T, cond=cond, ret=record_json(returning)
-    )
-    if key is None:
-        query = _aggregate(query)
-    return Statement(query, params)
-
-
-def _aggregate(write: sql.Composable, *, checked: bool = False) -> sql.Composable:
-    """Wrap a many-row write so it answers one JSON array text (and, when its RETURNING has a
-    row-filter check, whether every row passed it)."""
-    if checked:
-        return sql.SQL(
-            "WITH _w(_j, _ok) AS ({}) SELECT coalesce('[' || string_agg(_j, ',') || ']', '[]'),"
-            " coalesce(bool_and(_ok), true) FROM _w"
-        ).format(write)
-    return sql.SQL(
-        "WITH _w AS ({} AS _j) SELECT coalesce('[' || string_agg(_j, ',') || ']', '[]') FROM _w"
-    ).format(write)

@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Touched after a successful install; reinstalls only when a requirements file changes.
 STAMP := $(VENV)/.installed
+# the packages mypy checks (pyproject.toml [tool.mypy])
+TYPED := core gateway services rbac apikeys limits audit
 PYTEST_ARGS ?= -n 2
 
 .DEFAULT_GOAL := help
@@ -16,7 +18,7 @@ help:
 	@echo "make test       install, lint, then the whole pytest suite (real PostgreSQL)"
 	@echo "make browser    install Debian's chromium for the admin UI tests (root only)"
 	@echo "make test-unit  the database-free unit tests only"
-	@echo "make lint       ruff check + ruff format --check + lint-imports (layer contracts)"
+	@echo "make lint       ruff check + ruff format --check + lint-imports + mypy"
 	@echo "make fmt        ruff format + ruff check --fix"
 	@echo "make check      lint + test"
 	@echo "make bench      load benchmarks (bench/run.py)"
@@ -37,6 +39,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy $(TYPED)
 
 # The admin UI tests (tests/ui) drive Debian's chromium; Playwright never downloads a browser.
 browser:

@@ -20,7 +20,7 @@ from apikeys.models import App
 
 
 @admin.register(App)
-class AppAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AppAdmin(admin.ModelAdmin):
     list_display = ("name", "is_active", "role", "api_key_prefix", "key_created_date")
     list_filter = ("is_active",)
     search_fields = ("name", "description", "api_key_prefix")

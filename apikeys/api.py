@@ -23,7 +23,7 @@ ROLE = "role_by_role_id"
 _ROLES = App._meta.get_field("role").related_model._default_manager.all()
 
 
-class AppSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class AppSerializer(serializers.ModelSerializer):
     role_id = serializers.PrimaryKeyRelatedField(
         source="role", queryset=_ROLES, allow_null=True, required=False
     )
@@ -70,7 +70,7 @@ class AppResource(RecordResource):
         return record
 
     def write(self, record: dict[str, Any], instance: App | None, request: Request) -> App:
-        fields = {
+        fields: dict[str, Any] = {
             k: record[k] for k in ("name", "description", "is_active", "role_id") if k in record
         }
         app: App = self.validated(AppSerializer, fields, instance)

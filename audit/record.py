@@ -65,7 +65,7 @@ def row_from(context: RequestContext) -> Row:
 def _text_limits() -> dict[str, int]:
     """Each text field's column length (read from the model once)."""
     return {
-        f.name: f.max_length
+        f.name: int(getattr(f, "max_length", 0))
         for f in AuditEvent._meta.get_fields()
         if f.name in FIELDS and getattr(f, "max_length", None)
     }

@@ -18,7 +18,7 @@ def client_address(request: HttpRequest) -> str:
     remote = str(request.META.get("REMOTE_ADDR") or "unknown")
     if not settings.GATEWAY_TRUST_X_FORWARDED_FOR:
         return remote
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    forwarded = str(request.META.get("HTTP_X_FORWARDED_FOR", ""))
     hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()] + [remote]
     proxies = max(1, settings.GATEWAY_TRUSTED_PROXY_COUNT)
     return hops[-(proxies + 1)] if len(hops) > proxies else hops[0]

@@ -1,9 +1,10 @@
 """One redis-py client per process for the per-request paths (data cache, rate limits).
 
 Django's Redis cache backend builds a new `redis.Redis` for every call (about 50 µs of CPU);
-these paths keep one per process, on the backend's own connection pool, and speak Redis
-directly (one round trip per request). None when the default cache is not Redis. The answer
-is remembered until the CACHES setting changes (tests) or the process forks (server workers).
+these paths keep one per process, built from the cache's own LOCATION with redis-py's public
+`Redis.from_url`, and speak Redis directly (one round trip per request). Keys are made as the
+backend makes them (its public `make_key`). None when the default cache is not Redis. The
+answer is remembered until the CACHES setting changes (tests) or the process forks.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import redis
+from django.conf import settings
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.signals import setting_changed
@@ -18,7 +21,7 @@ from django.dispatch import receiver
 
 _UNKNOWN = object()
 _held: Any = _UNKNOWN  # the client, None (not Redis), or _UNKNOWN (look again)
-_prefix: tuple[str, Any] = ("", 1)  # the backend's KEY_PREFIX and VERSION
+_prefix = ""  # what the backend puts before a key: "KEY_PREFIX:VERSION:"
 
 
 def client() -> Any | None:
@@ -31,9 +34,10 @@ def client() -> Any | None:
     if not isinstance(backend, RedisCache):
         _held = None
         return None
-    pool = backend._cache._get_connection_pool(write=True)
-    _prefix = (backend.key_prefix, backend.version)
-    _held = backend._cache._client(connection_pool=pool)
+    location = settings.CACHES["default"]["LOCATION"]
+    primary = (location if isinstance(location, str) else location[0]).split(",")[0]
+    _prefix = backend.make_key("")
+    _held = redis.Redis.from_url(primary.strip())
     return _held
 
 
@@ -41,8 +45,7 @@ def key(name: str) -> str:
     """The key Django's default key function makes for `name` (KEY_PREFIX and VERSION)."""
     if _held is _UNKNOWN:
         client()  # reads the backend's prefix and version
-    prefix, version = _prefix
-    return f"{prefix}:{version}:{name}"
+    return _prefix + name
 
 
 def forget(**kwargs: Any) -> None:

@@ -33,20 +33,22 @@ def parse_json(raw: bytes | str, *, exact_numbers: bool = True) -> Any:
             context={"body": "nest objects and arrays at most a few hundred levels deep"},
         ) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        where = f" at line {exc.lineno} column {exc.colno}" if hasattr(exc, "lineno") else ""
+        where = ""
+        if isinstance(exc, json.JSONDecodeError):
+            where = f" at line {exc.lineno} column {exc.colno}"
         raise BadRequest(
             f"Malformed JSON in request body{where}: {getattr(exc, 'msg', str(exc))}.",
             context={"body": "the request body must be valid JSON (UTF-8)"},
         ) from None
     encoded = raw.encode(errors="surrogatepass") if isinstance(raw, str) else raw
     if _ESCAPED_SURROGATE.search(encoded):
-        where = lone_surrogate_at(value)
-        if where is not None:
+        found = lone_surrogate_at(value)
+        if found is not None:
             raise BadRequest(
-                f"Invalid string in request body at {where}: it holds a lone UTF-16 surrogate "
+                f"Invalid string in request body at {found}: it holds a lone UTF-16 surrogate "
                 "(an escape from \\ud800 to \\udfff without its pair), which is not a Unicode "
                 "character. Send the character itself, or both halves of its surrogate pair.",
-                context={"body": where},
+                context={"body": found},
             )
     return value
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models, transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -32,12 +33,12 @@ class RecordResource:
     related_names: ClassVar[tuple[str, ...]] = ()
 
     def queryset(self) -> models.QuerySet[Any]:
-        return self.model.objects.all()
+        return self.model._default_manager.all()
 
     def get(self, pk: Any) -> Any:
         try:
             return self.queryset().get(pk=int(pk))
-        except (self.model.DoesNotExist, ValueError, TypeError):
+        except (ObjectDoesNotExist, ValueError, TypeError):
             raise NotFound(f"Record with identifier '{pk}' not found.") from None
 
     def to_record(self, obj: Any, related: frozenset[str]) -> dict[str, Any]:
@@ -65,7 +66,7 @@ class RecordResource:
 
     def validated(
         self,
-        serializer_class: type[serializers.ModelSerializer],  # type: ignore[type-arg]
+        serializer_class: type[serializers.ModelSerializer],
         fields: dict[str, Any],
         instance: Any | None,
     ) -> Any:
@@ -259,7 +260,7 @@ class DetailView(APIView):
     def patch(self, request: Request, pk: int) -> Response:
         options = _Options(request, self.resource)
         obj = self.resource.get(pk)
-        data = request.data
+        data: Any = request.data
         if isinstance(data, dict) and isinstance(data.get("resource"), list):
             data = data["resource"][0] if len(data["resource"]) == 1 else None
         if not isinstance(data, dict) or not (data or self.resource.may_patch_empty(request)):
@@ -281,8 +282,10 @@ class DetailView(APIView):
 
 def views_for(resource: RecordResource, name: str) -> tuple[Any, Any]:
     """The collection and detail views for a resource (named for the OpenAPI document)."""
-    collection = type(f"{name}Collection", (CollectionView,), {"resource": resource})
-    detail = type(f"{name}Detail", (DetailView,), {"resource": resource})
+    collection: type[CollectionView] = type(
+        f"{name}Collection", (CollectionView,), {"resource": resource}
+    )
+    detail: type[DetailView] = type(f"{name}Detail", (DetailView,), {"resource": resource})
     return collection.as_view(), detail.as_view()
 
 

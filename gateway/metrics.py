@@ -68,14 +68,29 @@ def _check_directory() -> None:
 
 
 _check_directory()
-disable_created_metrics()  # no *_created series: they double the output and nobody graphs them
+# no *_created series: they double the output and nobody graphs them
+disable_created_metrics()  # type: ignore[no-untyped-call]  # prometheus-client: untyped
 
 REQUESTS = Counter(
     "gateway_requests",
     "API requests answered, by service, verb and HTTP status.",
     ["service", "verb", "status"],
 )
-DURATION = Histogram(
+
+
+class TalliedHistogram(Histogram):
+    """A Histogram that also takes observations already tallied per bucket: what `observe()`
+    does once per value, done once per bucket (the requests of a flush interval)."""
+
+    def observe_tally(self, total: float, counts: list[int]) -> None:
+        """Add `sum(counts)` observations summing to `total`, counts[i] in bucket i."""
+        self._sum.inc(total)  # Histogram keeps these for its subclasses: its own state
+        for index, number in enumerate(counts):
+            if number:
+                self._buckets[index].inc(number)
+
+
+DURATION = TalliedHistogram(
     "gateway_request_duration_seconds",
     "Time from the start of an API request until its answer was ready.",
     ["service"],
@@ -235,12 +250,7 @@ def flush() -> None:
             )
         counter, histogram = children
         counter.inc(count)
-        # what Histogram.observe() does per value, once per bucket (prometheus-client keeps
-        # per-bucket counts in _buckets and the total in _sum; tests compare both ways)
-        histogram._sum.inc(total)
-        for index, number in enumerate(buckets):
-            if number:
-                histogram._buckets[index].inc(number)
+        histogram.observe_tally(total, buckets)
     for (service, result), count in cache.items():
         child = _cache_children.get((service, result))
         if child is None:
@@ -261,7 +271,7 @@ def render(accept: str) -> tuple[bytes, str]:
         return encoder(REGISTRY), content_type
     _shared_pools.publish()  # this worker's pools as of now; the others' within a second
     registry = CollectorRegistry()
-    prometheus_multiprocess.MultiProcessCollector(registry, path=MULTIPROC_DIR)
+    prometheus_multiprocess.MultiProcessCollector(registry, path=MULTIPROC_DIR)  # type: ignore[no-untyped-call]  # untyped
     return encoder(registry), content_type
 
 
@@ -270,4 +280,4 @@ def process_exited() -> None:
     (its counters stay counted)."""
     flush()
     if MULTIPROCESS:
-        prometheus_multiprocess.mark_process_dead(os.getpid(), MULTIPROC_DIR)
+        prometheus_multiprocess.mark_process_dead(os.getpid(), MULTIPROC_DIR)  # type: ignore[no-untyped-call]  # untyped

@@ -60,8 +60,8 @@ def data_api(request: HttpRequest) -> HttpResponseBase:
     except GatewayError as exc:
         return _timed(error_response(exc), started)
     except RecursionError:  # a value nested deeper than any check expected: still the client's
-        error = BadRequest("The request nests objects or arrays too deeply; flatten its values.")
-        return _timed(error_response(error), started)
+        too_deep = BadRequest("The request nests objects or arrays too deeply; flatten its values.")
+        return _timed(error_response(too_deep), started)
     except Exception as exc:
         log.exception("unhandled error in data API request %s %s", request.method, request.path)
         error = InternalError("An internal error occurred; it has been logged.")

@@ -29,6 +29,7 @@ if _problem is not None:  # the server exits: better than failing every request
 
 from django.conf import settings  # noqa: E402  (after Django is set up)
 from django.core.handlers.wsgi import WSGIRequest  # noqa: E402
+from django.http import HttpResponse  # noqa: E402
 
 from core.errors import PayloadTooLarge, render_error  # noqa: E402
 from gateway.middleware import is_data_path, serve_api  # noqa: E402
@@ -64,12 +65,12 @@ def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
         return _too_large(start_response)
     path = environ.get("PATH_INFO", "")
     if not is_data_path(path):
-        return django_application(environ, start_response)  # type: ignore[no-any-return]
+        return django_application(environ, start_response)
     response = serve_api(WSGIRequest(environ))
     start_response(f"{response.status_code} {response.reason_phrase}", list(response.items()))
     if environ.get("REQUEST_METHOD") == "HEAD":  # answered as GET, without the body
         response.close()
         return []
-    if response.streaming:
-        return response  # type: ignore[return-value]  # the server iterates it, then close()s it
-    return [response.content]  # type: ignore[attr-defined]
+    if isinstance(response, HttpResponse):
+        return [response.content]
+    return response  # streaming: the server iterates it, then close()s it

@@ -21,7 +21,7 @@ def _rule(limit: Limit) -> LimitRule:
     return rule_from(vars(limit))
 
 
-class LimitForm(ModelForm):  # type: ignore[type-arg]
+class LimitForm(ModelForm):
     class Meta:
         model = Limit
         fields = (
@@ -50,7 +50,7 @@ class LimitForm(ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(Limit)
-class LimitAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class LimitAdmin(admin.ModelAdmin):
     form = LimitForm
     list_display = ("name", "type", "rate", "period", "is_active", "counters")
     list_filter = ("is_active", "type", "period")

@@ -26,7 +26,7 @@ _VERBS = ("", "GET", "POST", "PUT", "PATCH", "DELETE")
 _NEEDS = {"user": "user_id", "role": "role_id", "service": "service_id", "endpoint": "endpoint"}
 
 
-class LimitSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class LimitSerializer(serializers.ModelSerializer):
     user_id = serializers.IntegerField(allow_null=True, required=False)
     role_id = serializers.IntegerField(allow_null=True, required=False)
     service_id = serializers.IntegerField(allow_null=True, required=False)
@@ -77,22 +77,24 @@ def check_limit(limit: Limit) -> None:
     if limit.verb not in _VERBS:
         raise BadRequest(f"verb must be one of GET, POST, PUT, PATCH, DELETE. Limit: {name}")
     limit.endpoint = normalize_endpoint(limit.endpoint or "") if "endpoint" in segments else ""
+    scope: dict[str, Any] = {  # None matches no user/role/service, as the stored rows have
+        "user_id": limit.user_id,
+        "role_id": limit.role_id,
+        "service_id": limit.service_id,
+    }
     same = Limit.objects.filter(
-        type=limit.type,
-        period=limit.period,
-        user_id=limit.user_id,
-        role_id=limit.role_id,
-        service_id=limit.service_id,
-        endpoint=limit.endpoint,
-        verb=limit.verb,
+        type=limit.type, period=limit.period, endpoint=limit.endpoint, verb=limit.verb, **scope
     ).exclude(pk=limit.pk)
     if same.exists():
         raise BadRequest("A limit already exists with those parameters. No records added.")
 
 
 def _exists(field: str, value: int) -> bool:
-    model = {"user_id": User, "role_id": Role, "service_id": Service}[field]
-    return bool(model.objects.filter(pk=value).exists())
+    if field == "user_id":
+        return User.objects.filter(pk=value).exists()
+    if field == "role_id":
+        return Role.objects.filter(pk=value).exists()
+    return Service.objects.filter(pk=value).exists()
 
 
 def _rule(limit: Limit) -> LimitRule | None:

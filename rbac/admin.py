@@ -24,7 +24,7 @@ SYSTEM_ADMIN = "System admin"
 admin.site.unregister(Group)
 
 
-class UserAppRoleInline(admin.TabularInline):  # type: ignore[type-arg]
+class UserAppRoleInline(admin.TabularInline):
     model = UserAppRole
     extra = 1
     fields = ("app", "role")
@@ -33,7 +33,7 @@ class UserAppRoleInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
+class UserAdmin(BaseUserAdmin):
     ordering = ("email",)
     list_display = ("email", "name", "system_admin", "is_active")
     search_fields = ("email", "name")
@@ -54,7 +54,7 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
     def formfield_for_dbfield(
         self, db_field: Field[Any, Any], request: HttpRequest | None, **kwargs: Any
     ) -> Any:
-        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[arg-type]  # Django passes one
         if db_field.name == "is_staff" and formfield is not None:
             formfield.label = SYSTEM_ADMIN
             formfield.help_text = "May sign in to this admin console and the system API."
@@ -64,7 +64,7 @@ class UserAdmin(BaseUserAdmin):  # type: ignore[type-arg]
         return () if obj is None else self.inlines  # per-app roles once the user exists
 
 
-class RuleForm(forms.ModelForm):  # type: ignore[type-arg]
+class RuleForm(forms.ModelForm):
     """An access rule with its verbs as checkboxes (stored as the verb mask)."""
 
     verbs = forms.MultipleChoiceField(
@@ -91,7 +91,7 @@ class RuleForm(forms.ModelForm):  # type: ignore[type-arg]
         return cleaned
 
 
-class RuleInline(admin.TabularInline):  # type: ignore[type-arg]
+class RuleInline(admin.TabularInline):
     model = RoleServiceAccess
     form = RuleForm
     extra = 1
@@ -103,7 +103,7 @@ class RuleInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(Role)
-class RoleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RoleAdmin(admin.ModelAdmin):
     list_display = ("name", "is_active", "rule_count", "db_role", "last_modified_date")
     list_filter = ("is_active",)
     search_fields = ("name", "description")
@@ -111,7 +111,8 @@ class RoleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     inlines = (RuleInline,)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Role]:
-        return super().get_queryset(request).annotate(_rules=Count("accesses"))
+        roles: QuerySet[Role] = super().get_queryset(request).annotate(_rules=Count("accesses"))
+        return roles
 
     @admin.display(description="Access rules", ordering="_rules")
     def rule_count(self, obj: Any) -> int:

@@ -46,7 +46,7 @@ class IsGatewayAdmin(BasePermission):
         return True
 
 
-class SessionTokenScheme(OpenApiAuthenticationExtension):
+class SessionTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]  # drf-spectacular: untyped
     """Describes SessionTokenAuthentication in the system API's OpenAPI document."""
 
     target_class = "rbac.authentication.SessionTokenAuthentication"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +30,7 @@ class RoleSnapshot:
     rules: tuple[AccessRule, ...]
 
 
-def rule_from_row(row: dict[str, Any]) -> AccessRule:
+def rule_from_row(row: Mapping[str, Any]) -> AccessRule:
     """One stored rule; filters that no longer parse make it grant nothing (fail closed)."""
     verbs = int(row["verb_mask"])
     filters: RowFilterGroup | None = None

@@ -30,7 +30,7 @@ RULES = "role_service_access_by_role_id"
 DB_ROLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 
 
-class RoleSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class RoleSerializer(serializers.ModelSerializer):
     class Meta:
         model = Role
         fields = ("name", "description", "is_active", "db_role")

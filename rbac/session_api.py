@@ -91,8 +91,8 @@ def _no_store(data: dict[str, Any]) -> Response:
 class SessionView(APIView):
     """POST logs in; GET describes the session; PUT refreshes it; DELETE logs out."""
 
-    authentication_classes: ClassVar[list[Any]] = []
-    permission_classes: ClassVar[list[Any]] = [AllowAny]
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
     for_admins: ClassVar[bool] = False
 
     def _role_for(self, request: Request, user: Any) -> Any:
@@ -180,8 +180,8 @@ class RegisterView(APIView):
     The new user has no role of their own: through an app they get its default role.
     """
 
-    authentication_classes: ClassVar[list[Any]] = []
-    permission_classes: ClassVar[list[Any]] = [AllowAny]
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
 
     @extend_schema(
         request=inline_serializer(
@@ -225,8 +225,8 @@ class RegisterView(APIView):
 class EnvironmentView(APIView):
     """GET /api/v2/system/environment: public; tells clients where and how to log in."""
 
-    authentication_classes: ClassVar[list[Any]] = []
-    permission_classes: ClassVar[list[Any]] = [AllowAny]
+    authentication_classes = ()
+    permission_classes = (AllowAny,)
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request) -> Response:

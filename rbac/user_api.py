@@ -34,7 +34,7 @@ class _Hashed(str):
     """A password already hashed by UserResource.prepare()."""
 
 
-class UserSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = ("email", "name", "first_name", "last_name", "is_active")

@@ -37,7 +37,7 @@ def _dashboard_index(request: HttpRequest, extra_context: dict[str, Any] | None 
     return _default_index(request, context)
 
 
-admin.site.index = _dashboard_index  # type: ignore[method-assign]
+admin.site.index = _dashboard_index  # type: ignore[method-assign]  # the dashboard is the index
 
 
 INFO_FIELDS = ("name", "label", "description", "is_active")
@@ -51,7 +51,7 @@ OPTION_FIELDS = (
 )
 
 
-class ServiceForm(forms.ModelForm):  # type: ignore[type-arg]
+class ServiceForm(forms.ModelForm):
     """The Service form with a write-only password."""
 
     password = forms.CharField(
@@ -98,7 +98,7 @@ class ServiceForm(forms.ModelForm):  # type: ignore[type-arg]
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ServiceAdmin(admin.ModelAdmin):
     form = ServiceForm
     change_form_template = "admin/services/service/change_form.html"
     list_display = ("name", "label", "status", "endpoint", "schema", "last_modified_date")

@@ -53,36 +53,34 @@ class ServiceConfig:
     def unusable(cls, service_id: int, name: str, problem: str) -> ServiceConfig:
         """A row that could not even be read: only its identity and what is wrong with it."""
         return cls(
-            **{
-                "id": service_id,
-                "name": name,
-                "label": name,
-                "description": "",
-                "is_active": True,
-                "type": "pgsql",
-                "host": "",
-                "port": 5432,
-                "database": "",
-                "username": "",
-                "password": "",
-                "schema": "",
-                "sslmode": "prefer",
-                "sslrootcert": "",
-                "charset": "utf8",
-                "timezone": "",
-                "application_name": "",
-                "max_records": 1000,
-                "cache_enabled": False,
-                "cache_ttl": 0,
-                "allow_upsert": False,
-                "allow_sql": False,
-                "use_db_roles": False,
-                "statement_timeout": 0,
-                "schema_version": 0,
-                "pool_min": 0,
-                "pool_max": 1,
-                "problem": problem,
-            }
+            id=service_id,
+            name=name,
+            label=name,
+            description="",
+            is_active=True,
+            type="pgsql",
+            host="",
+            port=5432,
+            database="",
+            username="",
+            password="",
+            schema="",
+            sslmode="prefer",
+            sslrootcert="",
+            charset="utf8",
+            timezone="",
+            application_name="",
+            max_records=1000,
+            cache_enabled=False,
+            cache_ttl=0,
+            allow_upsert=False,
+            allow_sql=False,
+            use_db_roles=False,
+            statement_timeout=0,
+            schema_version=0,
+            pool_min=0,
+            pool_max=1,
+            problem=problem,
         )
 
     @property
@@ -107,4 +105,5 @@ class ServiceConfig:
     def effective_max_records(self) -> int:
         """min(service max or 1000, instance cap) (spec §3.9)."""
         own = self.max_records if self.max_records > 0 else 1000
-        return min(own, settings.GATEWAY_MAX_RECORDS_CAP)
+        cap: int = settings.GATEWAY_MAX_RECORDS_CAP
+        return min(own, cap)

@@ -59,12 +59,12 @@ class UnreadableSecret(str):
     the row without a new value keeps it as it was; it is never usable as the secret."""
 
 
-class EncryptedTextField(models.TextField):
+class EncryptedTextField(models.TextField):  # type: ignore[type-arg]  # stubs: TextField[set, get]
     """A text field whose value is Fernet-encrypted in the database and plain in Python."""
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> str | None:
         if value is None or value == "":
-            return value
+            return None if value is None else ""
         try:
             return decrypt(value)
         except ValueError:

@@ -7,6 +7,7 @@ schema cache for it (see services/registry.py).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -110,10 +111,10 @@ class Service(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self.label:
             self.label = self.name
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
 
     def problem(self) -> str:
         """Why this service cannot serve requests as stored ("" when it can)."""

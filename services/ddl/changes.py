@@ -36,7 +36,7 @@ class RefTarget:
         return self.columns.get(name) or self.columns.get(name.lower())
 
     @property
-    def ref(self) -> ddl.Statement:
+    def ref(self) -> ddl.Fragment:
         return ddl.table_ref(self.schema, self.db_name)
 
 
@@ -190,7 +190,7 @@ def _altered_type(
     return ddl_types.parse_db_type(base, col.name, merged)
 
 
-def _default_sql(spec: FieldSpec) -> ddl.Statement | None:
+def _default_sql(spec: FieldSpec) -> ddl.Fragment | None:
     value = spec.get("default")
     if value is not None:
         return ddl_types.default_value(value, spec.name)
@@ -204,7 +204,7 @@ def _default_sql(spec: FieldSpec) -> ddl.Statement | None:
 
 def _column_sql(
     spec: FieldSpec, resolve: Resolver, *, inline_pk: bool
-) -> tuple[ddl.Statement, bool]:
+) -> tuple[ddl.Fragment, bool]:
     """(column definition, is_primary_key) for a field that does not exist yet."""
     fk = _foreign_key(spec, resolve)
     col_type = _new_type(spec, fk)
@@ -227,7 +227,7 @@ def _column_sql(
     return definition, is_pk
 
 
-def _after_column(table: ddl.Statement, spec: FieldSpec, name: str) -> list[ddl.Statement]:
+def _after_column(table: ddl.Fragment, spec: FieldSpec, name: str) -> list[ddl.Statement]:
     out: list[ddl.Statement] = []
     if spec.get("is_index") and not spec.get("is_unique") and not spec.get("is_primary_key"):
         out.append(ddl.create_index(table, name))
@@ -243,7 +243,9 @@ def create_table(
     if not spec.fields:
         raise BadRequest("There are no fields in the requested schema.")
     table = ddl.table_ref(schema, db_name)
-    columns, primary_key, after = [], [], []
+    columns: list[ddl.Fragment] = []
+    primary_key: list[str] = []
+    after: list[ddl.Statement] = []
     for f in spec.fields:
         definition, is_pk = _column_sql(f, resolve, inline_pk=False)
         columns.append(definition)

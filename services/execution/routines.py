@@ -64,7 +64,7 @@ def list_routines(bound: BoundRoutineList, access: Access) -> dict[str, Any]:
     plan, catalog = bound.plan, bound.catalog
     resource = "_proc" if plan.kind == "procedure" else "_func"
     if plan.names is not None:  # named routines: each must be reachable, like calling it
-        described = []
+        described: list[dict[str, Any]] = []
         for name in plan.names:
             overloads = catalog.find(plan.kind, name)
             if overloads is None:

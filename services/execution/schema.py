@@ -132,7 +132,8 @@ def _table_results(
         else:
             out.append({"name": result})
     if not wrap:
-        return out[0]  # type: ignore[no-any-return]  # one table's answer, unwrapped
+        answer: dict[str, Any] = out[0]  # one table's answer, unwrapped
+        return answer
     return {"resource": out}
 
 
@@ -146,7 +147,10 @@ def _field_results(
         out: list[Any] = [field_description(table, _field(table, n), table_extras) for n in names]
     else:
         out = [{"name": n} for n in names]
-    return out[0] if single else {"resource": out}  # type: ignore[no-any-return]
+    if single:
+        one: dict[str, Any] = out[0]
+        return one
+    return {"resource": out}
 
 
 def change(live: LiveService, plan: SchemaWrite, access: Access) -> Answer:
@@ -156,17 +160,21 @@ def change(live: LiveService, plan: SchemaWrite, access: Access) -> Answer:
     path = plan.path
     # plan against the database as it is now: another process may have changed it since
     cache = live.schema(refresh=True)
-    modes = {
-        "allow_merge": not (plan.verb == "POST" and plan.check_exist),
-        "drop_unlisted": plan.verb == "PUT",
-    }
+    allow_merge = not (plan.verb == "POST" and plan.check_exist)
+    drop_unlisted = plan.verb == "PUT"
     if not path:
         if not plan.items:
             raise BadRequest(_NO_DATA[plan.verb])
         for item in plan.items:  # every table needs a name before anything is changed (DF)
             if not isinstance(item, dict) or not item.get("name"):
                 raise BadRequest("Table schema received does not have a valid name.")
-        results = apply_tables(live, list(plan.items), rollback=plan.rollback, **modes)
+        results = apply_tables(
+            live,
+            list(plan.items),
+            rollback=plan.rollback,
+            allow_merge=allow_merge,
+            drop_unlisted=drop_unlisted,
+        )
         return _table_results(live, plan, access, results)
 
     table = cache.table(path[0])
@@ -175,7 +183,11 @@ def change(live: LiveService, plan: SchemaWrite, access: Access) -> Answer:
             raise BadRequest("Send one table object to /_schema/{table}, or a list to /_schema.")
         body = plan.body if isinstance(plan.body, dict) else {}
         results = apply_tables(
-            live, [body], parse=lambda b: parse_table(b, name=table.name), **modes
+            live,
+            [body],
+            parse=lambda b: parse_table(b, name=table.name),
+            allow_merge=allow_merge,
+            drop_unlisted=drop_unlisted,
         )
         return _table_results(live, plan, access, results, wrap=False)
 

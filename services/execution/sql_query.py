@@ -94,7 +94,7 @@ def run_sql(live: LiveService, plan: SqlQuery, access: Access) -> bytes:
                 cur = psycopg.RawCursor(conn)
                 # prepare=True forces the extended protocol even without parameters, so
                 # PostgreSQL refuses a second statement smuggled in after a semicolon
-                cur.execute(query, params, prepare=True)  # type: ignore[arg-type]
+                cur.execute(query, params, prepare=True)
                 columns = [c.name for c in cur.description] if cur.description else []
                 rows = cur.fetchmany(cap + 1) if cur.description else []
                 affected = cur.rowcount

@@ -9,7 +9,7 @@ connection after the stream ends or is closed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import psycopg
@@ -80,7 +80,7 @@ def _csv_batches(conn: psycopg.Connection[Any], stmt: Statement) -> Iterator[byt
             yield bytes(buffer)
 
 
-def _batches(live: LiveService, fmt: StreamFormat, stmt: Statement) -> Iterator[bytes]:
+def _batches(live: LiveService, fmt: StreamFormat, stmt: Statement) -> Generator[bytes]:
     # Leaving these blocks (end of rows, an error, or close() on a client disconnect) cancels
     # an unfinished COPY, closes the cursor, ends the transaction and returns the connection.
     with executor.connection(live) as conn, conn.transaction():
@@ -94,7 +94,7 @@ class RowStream:
     """The response body of a stream: an iterator of byte chunks; close() releases the
     connection (StreamingHttpResponse calls it when the response is done or abandoned)."""
 
-    def __init__(self, batches: Iterator[bytes], first: bytes, content_type: str) -> None:
+    def __init__(self, batches: Generator[bytes], first: bytes, content_type: str) -> None:
         self.content_type = content_type
         self._batches = batches
         self._first: bytes | None = first

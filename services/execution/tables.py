@@ -187,9 +187,8 @@ def run_write(live: LiveService, write: BoundWrite, row_filter: BoundNode | None
     if write.where is not None or write.force:
         return _filtered_write(live, write, row_filter)
     if write.single:
-        out = _single(live, write, row_filter).encode()
         note_rows(1)
-        return out
+        return _single(live, write, row_filter).encode()
     if len(write.records) == 1:
         try:
             out = _single(live, write, row_filter)

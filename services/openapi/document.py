@@ -58,8 +58,10 @@ _PARAMETERS = {
     "rollback": _param("rollback", "In a batch, undo everything if one record fails.", _BOOL),
     "refresh": _param("refresh", "Re-read the database schema first.", _BOOL),
 }
-_READ_PARAMS = ("filter", "fields", "order", "limit", "offset", "include_count", "count_only")
-_READ_PARAMS += ("ids", "id_field", "related")
+_READ_PARAMS: tuple[str, ...] = (
+    *("filter", "fields", "order", "limit", "offset", "include_count", "count_only"),
+    *("ids", "id_field", "related"),
+)
 _WRITE_PARAMS = ("fields", "related", "id_field", "continue", "rollback")
 _FILTER_WRITE_PARAMS = ("filter", "ids", *_WRITE_PARAMS)
 
@@ -196,8 +198,10 @@ def _table_paths(
     ):
         if not table.verbs & VERB_BITS[verb.upper()]:
             continue
-        params = ("fields", "related", "id_field") if verb != "delete" else ("fields",)
-        op = _operation(f"{prefix}{stem}ById", f"{text} {table.name}", tag, one, params)
+        by_id: tuple[str, ...] = (
+            ("fields", "related", "id_field") if verb != "delete" else ("fields",)
+        )
+        op = _operation(f"{prefix}{stem}ById", f"{text} {table.name}", tag, one, by_id)
         if verb in ("put", "patch"):
             op["requestBody"] = {
                 "required": True,

@@ -307,10 +307,10 @@ class _Parser:
             if i == match.end():  # the next word must be separated by whitespace
                 break
         for count in range(len(words), 0, -1):
-            op = _WORD_OPS.get(tuple(words[:count]))
-            if op is not None:
+            word_op = _WORD_OPS.get(tuple(words[:count]))
+            if word_op is not None:
                 self.pos = ends[count - 1]
-                return op
+                return word_op
         self._expected(f"an operator after field '{field}'", pos)
 
     def _value(self, op: str, *, in_list: bool = False) -> Value:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from core.errors import BadRequest, NotFound
 from core.flags import is_true
@@ -22,6 +22,7 @@ from services.plan.types import (
     AggregateFunction,
     AggregateRequest,
     BatchMode,
+    NullsOrder,
     OrderItem,
     Plan,
     RelatedRequest,
@@ -156,7 +157,7 @@ def parse_aggregate(text: str) -> AggregateRequest | None:
     match = _AGGREGATE.match(text.strip())
     if match is None:
         return None
-    function: AggregateFunction = match.group(1).lower()  # type: ignore[assignment]
+    function = cast(AggregateFunction, match.group(1).lower())  # the pattern admits only these
     argument = match.group(2)
     if len(argument) >= 2 and argument[0] == argument[-1] == '"':
         argument = argument[1:-1].replace('""', '"')
@@ -237,7 +238,7 @@ def parse_order(value: Any, param: str = "order") -> tuple[OrderItem, ...]:
             OrderItem(
                 field,
                 descending=bool(direction) and direction.lower() == "desc",
-                nulls=nulls.lower() if nulls else None,  # type: ignore[arg-type]
+                nulls=cast(NullsOrder, nulls.lower()) if nulls else None,  # first | last
             )
         )
     return tuple(items)

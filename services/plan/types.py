@@ -21,13 +21,14 @@ BatchMode = Literal["stop", "continue", "rollback"]
 WriteAction = Literal["create", "update", "delete"]
 AggregateFunction = Literal["sum", "count", "avg", "min", "max"]
 StreamFormat = Literal["ndjson", "csv"]
+NullsOrder = Literal["first", "last"]
 
 
 @dataclass(frozen=True, slots=True)
 class OrderItem:
     field: str
     descending: bool = False
-    nulls: Literal["first", "last"] | None = None
+    nulls: NullsOrder | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +236,7 @@ class BoundAggregate:
 class BoundOrder:
     column: Column | BoundAggregate  # an aggregate only on grouped reads
     descending: bool
-    nulls: Literal["first", "last"] | None
+    nulls: NullsOrder | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ def _slot(column: Column) -> sql.Identifier:
     return sql.Identifier("c" + str(column.position))
 
 
-def create_staging(table: Table, columns: tuple[Column, ...]) -> sql.Composable:
+def create_staging(table: Table, columns: tuple[Column, ...]) -> sql.Composed:
     """An empty temporary table with a slot per column, dropped at the end of the transaction."""
     slots = sql.SQL(", ").join(sql.SQL("{} AS {}").format(column_ref(c), _slot(c)) for c in columns)
     return sql.SQL(
@@ -35,11 +35,11 @@ def create_staging(table: Table, columns: tuple[Column, ...]) -> sql.Composable:
     ).format(staging=STAGING, n=_ORDINAL, slots=slots, tbl=qualified(table), t=_T)
 
 
-def clear_staging() -> sql.Composable:
+def clear_staging() -> sql.Composed:
     return sql.SQL("TRUNCATE {}").format(STAGING)
 
 
-def copy_into_staging(columns: tuple[Column, ...]) -> sql.Composable:
+def copy_into_staging(columns: tuple[Column, ...]) -> sql.Composed:
     """`COPY staging (n, slots...) FROM STDIN`: rows are (ordinal, *values) in text format."""
     slots = sql.SQL(", ").join(_slot(c) for c in columns)
     return sql.SQL("COPY {} ({}, {}) FROM STDIN").format(STAGING, _ORDINAL, slots)
@@ -51,7 +51,7 @@ def insert_from_staging(
     returning: tuple[Column, ...],
     check: BoundNode | None = None,
     params: list[Any] | None = None,
-) -> sql.Composable:
+) -> sql.Composed:
     """Insert the staged rows in their order; one output JSON text per row, in that order
     (and, with a role's row filter as `check`, whether each new row satisfies it).
 

@@ -31,9 +31,13 @@ from services.sql.fragments import (
 _T = sql.Identifier("_t")
 
 
+# What a driver call takes: a composed statement, or its cached rendering (bytes)
+Query = sql.Composed | sql.SQL | bytes
+
+
 @dataclass(frozen=True, slots=True)
 class Statement:
-    query: sql.Composable | bytes  # bytes: a cached rendering of a composed statement
+    query: Query
     params: list[Any]
 
 
@@ -115,7 +119,7 @@ def row_select(
 def _related_items(
     table: Table, related: tuple[BoundRelated, ...], params: list[Any]
 ) -> list[sql.Composable]:
-    items = []
+    items: list[sql.Composable] = []
     for n, rel in enumerate(related):
         alias = sql.Identifier(f"_r{n}")
         out = sql.Identifier(f"_r{n}_o")
@@ -204,7 +208,7 @@ def _compose_page(read: BoundRead, where: BoundNode | None, params: list[Any]) -
 
 def _count_query(
     table: Table, where: BoundNode | None, group: tuple[Column, ...], params: list[Any]
-) -> sql.Composable:
+) -> sql.Composed:
     """Matching rows, or with `group` the number of groups."""
     if not group:
         return sql.SQL("SELECT count(*) FROM {tbl} AS {t}{where}").format(

@@ -14,7 +14,8 @@ from core.errors import BadRequest
 from services.sql.ddl_types import FK_ACTIONS, SqlType
 
 # what the planner hands the executor: composed statements (other modules need no psycopg.sql)
-Statement = sql.Composable
+Statement = sql.Composed  # a whole statement
+Fragment = sql.Composable  # a part of one: a table reference, a column definition
 
 
 def table_ref(schema: str, name: str) -> sql.Composable:
@@ -31,7 +32,7 @@ def column_definition(
     unique: bool = False,
     primary_key: bool = False,
     references: tuple[sql.Composable, str, str | None, str | None] | None = None,
-) -> sql.Composable:
+) -> sql.Composed:
     """`"name" type [GENERATED ...] [NOT NULL] [DEFAULT ...] [UNIQUE|PRIMARY KEY] [REFERENCES]`."""
     parts: list[sql.Composable] = [sql.Identifier(name), col_type.sql()]
     if identity:
@@ -61,7 +62,7 @@ def references_clause(
 
 def create_table(
     table: sql.Composable, columns: list[sql.Composable], primary_key: list[str]
-) -> sql.Composable:
+) -> sql.Composed:
     items = list(columns)
     if primary_key:
         items.append(
@@ -70,34 +71,34 @@ def create_table(
     return sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(items))
 
 
-def alter_table(table: sql.Composable, action: sql.Composable) -> sql.Composable:
+def alter_table(table: sql.Composable, action: sql.Composable) -> sql.Composed:
     return sql.SQL("ALTER TABLE {} {}").format(table, action)
 
 
-def add_column(table: sql.Composable, definition: sql.Composable) -> sql.Composable:
+def add_column(table: sql.Composable, definition: sql.Composable) -> sql.Composed:
     return alter_table(table, sql.SQL("ADD COLUMN {}").format(definition))
 
 
-def drop_column(table: sql.Composable, column: str) -> sql.Composable:
+def drop_column(table: sql.Composable, column: str) -> sql.Composed:
     return alter_table(table, sql.SQL("DROP COLUMN {}").format(sql.Identifier(column)))
 
 
-def rename_column(table: sql.Composable, column: str, new_name: str) -> sql.Composable:
+def rename_column(table: sql.Composable, column: str, new_name: str) -> sql.Composed:
     return alter_table(
         table,
         sql.SQL("RENAME COLUMN {} TO {}").format(sql.Identifier(column), sql.Identifier(new_name)),
     )
 
 
-def rename_table(table: sql.Composable, new_name: str) -> sql.Composable:
+def rename_table(table: sql.Composable, new_name: str) -> sql.Composed:
     return alter_table(table, sql.SQL("RENAME TO {}").format(sql.Identifier(new_name)))
 
 
-def alter_column(table: sql.Composable, column: str, action: sql.Composable) -> sql.Composable:
+def alter_column(table: sql.Composable, column: str, action: sql.Composable) -> sql.Composed:
     return alter_table(table, sql.SQL("ALTER COLUMN {} {}").format(sql.Identifier(column), action))
 
 
-def set_type(table: sql.Composable, column: str, col_type: SqlType) -> sql.Composable:
+def set_type(table: sql.Composable, column: str, col_type: SqlType) -> sql.Composed:
     # USING casts existing values explicitly (text -> integer needs it); a value that does
     # not convert fails the statement, and the transaction, with a 400 naming it
     return alter_column(
@@ -109,30 +110,30 @@ def set_type(table: sql.Composable, column: str, col_type: SqlType) -> sql.Compo
     )
 
 
-def set_default(table: sql.Composable, column: str, default: sql.Composable) -> sql.Composable:
+def set_default(table: sql.Composable, column: str, default: sql.Composable) -> sql.Composed:
     return alter_column(table, column, sql.SQL("SET DEFAULT {}").format(default))
 
 
-def drop_default(table: sql.Composable, column: str) -> sql.Composable:
+def drop_default(table: sql.Composable, column: str) -> sql.Composed:
     return alter_column(table, column, sql.SQL("DROP DEFAULT"))
 
 
-def set_not_null(table: sql.Composable, column: str, not_null: bool) -> sql.Composable:
+def set_not_null(table: sql.Composable, column: str, not_null: bool) -> sql.Composed:
     return alter_column(table, column, sql.SQL("SET NOT NULL" if not_null else "DROP NOT NULL"))
 
 
-def drop_identity(table: sql.Composable, column: str) -> sql.Composable:
+def drop_identity(table: sql.Composable, column: str) -> sql.Composed:
     return alter_column(table, column, sql.SQL("DROP IDENTITY IF EXISTS"))
 
 
-def add_primary_key(table: sql.Composable, columns: list[str]) -> sql.Composable:
+def add_primary_key(table: sql.Composable, columns: list[str]) -> sql.Composed:
     return alter_table(
         table,
         sql.SQL("ADD PRIMARY KEY ({})").format(sql.SQL(", ").join(map(sql.Identifier, columns))),
     )
 
 
-def add_unique(table: sql.Composable, column: str) -> sql.Composable:
+def add_unique(table: sql.Composable, column: str) -> sql.Composed:
     return alter_table(table, sql.SQL("ADD UNIQUE ({})").format(sql.Identifier(column)))
 
 
@@ -143,7 +144,7 @@ def add_foreign_key(
     ref_column: str,
     on_delete: str | None,
     on_update: str | None,
-) -> sql.Composable:
+) -> sql.Composed:
     return alter_table(
         table,
         sql.SQL("ADD FOREIGN KEY ({}) {}").format(
@@ -152,30 +153,30 @@ def add_foreign_key(
     )
 
 
-def drop_constraint(table: sql.Composable, name: str) -> sql.Composable:
+def drop_constraint(table: sql.Composable, name: str) -> sql.Composed:
     return alter_table(table, sql.SQL("DROP CONSTRAINT {}").format(sql.Identifier(name)))
 
 
-def create_index(table: sql.Composable, column: str) -> sql.Composable:
+def create_index(table: sql.Composable, column: str) -> sql.Composed:
     # no index name: PostgreSQL picks a free one (`table_column_idx`)
     return sql.SQL("CREATE INDEX ON {} ({})").format(table, sql.Identifier(column))
 
 
-def drop_index(schema: str, name: str) -> sql.Composable:
+def drop_index(schema: str, name: str) -> sql.Composed:
     return sql.SQL("DROP INDEX {}").format(sql.Identifier(schema, name))
 
 
-def drop_relation(table: sql.Composable, *, is_view: bool) -> sql.Composable:
+def drop_relation(table: sql.Composable, *, is_view: bool) -> sql.Composed:
     # no CASCADE: a table other objects depend on is refused (409), never dropped with them
     return sql.SQL("DROP VIEW {}" if is_view else "DROP TABLE {}").format(table)
 
 
-def comment_on_table(table: sql.Composable, text: Any, *, is_view: bool = False) -> sql.Composable:
+def comment_on_table(table: sql.Composable, text: Any, *, is_view: bool = False) -> sql.Composed:
     statement = sql.SQL("COMMENT ON VIEW {} IS {}" if is_view else "COMMENT ON TABLE {} IS {}")
     return statement.format(table, _comment(text))
 
 
-def comment_on_column(table: sql.Composable, column: str, text: Any) -> sql.Composable:
+def comment_on_column(table: sql.Composable, column: str, text: Any) -> sql.Composed:
     return sql.SQL("COMMENT ON COLUMN {}.{} IS {}").format(
         table, sql.Identifier(column), _comment(text)
     )

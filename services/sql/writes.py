@@ -161,7 +161,7 @@ def compile_delete(
     return Statement(query, params)
 
 
-def _aggregate(write: sql.Composable, *, checked: bool = False) -> sql.Composable:
+def _aggregate(write: sql.Composable, *, checked: bool = False) -> sql.Composed:
     """Wrap a many-row write so it answers one JSON array text (and, when its RETURNING has a
     row-filter check, whether every row passed it)."""
     if checked:

@@ -7,7 +7,7 @@ read the database through the service's pool or one direct connection, never cha
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -22,15 +22,19 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from core.errors import GatewayError
-from services.catalog.routines import Routine, load_routines
+from services.catalog.routines import Routine, RoutineKind, load_routines
 from services.catalog.schema_cache import Table
 from services.config import ServiceConfig
 from services.execution import executor
 from services.models import Service
 from services.registry import registry
 
-# the views take the Service ModelAdmin that mounts them (services/admin.py)
-ServiceAdmin = admin.ModelAdmin
+# the views take the Service ModelAdmin that mounts them (services/admin.py); the stubs make
+# ModelAdmin generic, Django itself does not
+if TYPE_CHECKING:
+    ServiceAdmin = admin.ModelAdmin[Service]
+else:
+    ServiceAdmin = admin.ModelAdmin
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +47,7 @@ class ColumnRow:
 
 
 def _service(model_admin: ServiceAdmin, request: HttpRequest, object_id: str) -> Service:
-    service = model_admin.get_object(request, object_id)
+    service: Service | None = model_admin.get_object(request, object_id)
     if service is None:
         raise Http404(f"Service with ID {object_id!r} does not exist.")
     return service
@@ -96,9 +100,10 @@ def _table_rows(table: Table) -> list[ColumnRow]:
 def _routines(live: Any, refresh: bool) -> list[Routine]:
     catalog = load_routines(live, refresh=refresh)  # the same catalog the API uses
     found: list[Routine] = []
-    for kind in ("function", "procedure"):
-        for name in catalog.names(kind):  # type: ignore[arg-type]
-            found.extend(catalog.routines[kind][name])  # type: ignore[index]
+    kinds: tuple[RoutineKind, ...] = ("function", "procedure")
+    for kind in kinds:
+        for name in catalog.names(kind):
+            found.extend(catalog.routines[kind][name])
     return found
 
 

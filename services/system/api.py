@@ -51,7 +51,7 @@ SERVICE_TYPE = {
 }
 
 
-class ServiceSerializer(serializers.ModelSerializer):
+class ServiceSerializer(serializers.ModelSerializer[Service]):
     """Validates the flat model fields; the DF record shape is handled by the views."""
 
     class Meta:
@@ -129,7 +129,8 @@ service_collection, service_detail = views_for(ServiceResource(), "Service")
 
 
 def _get(pk: int) -> Service:
-    return ServiceResource().get(pk)  # type: ignore[no-any-return]
+    service: Service = ServiceResource().get(pk)
+    return service
 
 
 class ServiceTest(APIView):

@@ -43,7 +43,7 @@ def describe(service: Service) -> str:
 
 def validation_message(exc: ValidationError) -> str:
     if hasattr(exc, "error_dict"):
-        parts = []
+        parts: list[str] = []
         for field, messages in exc.message_dict.items():
             label = "" if field == "__all__" else f"{field}: "
             parts.extend(f"{label}{message}" for message in messages)

@@ -39,7 +39,7 @@ from rbac.policy import (
 )
 from rbac.row_filters import bind_for_table
 from services.catalog.schema_cache import NotInCache, Table
-from services.execution.db_identity import acting_as
+from services.db.db_identity import acting_as
 from services.execution.run import Cached, Context, Result, execute_plan
 from services.plan.bind import RelatedGuard, bind_plan
 from services.plan.parse import parse_request

@@ -269,7 +269,7 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # the pool's own warnings (a failed connect, a discarded connection) repeat what
-    # services/execution/pools.py logs once per event, with the service's name
+    # services/db/pools.py logs once per event, with the service's name
     "loggers": {
         "psycopg.pool": {"level": "ERROR"},
         "django.request": {"filters": ["skip_api"]},

@@ -12,7 +12,7 @@ import orjson
 from core.errors import Forbidden
 from rbac.policy import Grant, Principal
 from services.config import ServiceConfig
-from services.execution.db_identity import DbIdentity
+from services.db.db_identity import DbIdentity
 
 
 def claims_for(principal: Principal, db_role: str) -> dict[str, object]:

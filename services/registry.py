@@ -7,6 +7,7 @@ pool.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -17,11 +18,13 @@ from django.db.models import F
 
 from core.errors import Forbidden, NotFound, ServiceUnavailable
 from core.metadata import Stamp, bump, stamp
+from services.catalog.describe import EXTRAS_KEY, Extras, read_extras
+from services.catalog.routines import RoutineCatalog, load_catalog
 from services.catalog.schema_cache import SchemaCache
 from services.catalog.watch import SchemaWatch
 from services.config import ServiceConfig
-from services.execution import read_cache
-from services.execution.pools import ServicePool
+from services.db import executor
+from services.db.pools import ServicePool
 from services.models import Service
 
 log = logging.getLogger(__name__)
@@ -35,11 +38,6 @@ class LiveService:
     config: ServiceConfig
     pool: ServicePool
     watch: SchemaWatch = field(default_factory=SchemaWatch)
-
-    def __post_init__(self) -> None:
-        service_id = self.config.id
-        # cached reads of the old shape must not outlive it
-        self.watch.on_reload = lambda: read_cache.invalidate_service(service_id)
 
     def schema(self, *, refresh: bool = False) -> SchemaCache:
         """The schema cache, introspected on first use or when `refresh` is asked."""
@@ -61,6 +59,28 @@ class LiveService:
         """Another per-service catalog cache (e.g. routines), dropped with the schema cache."""
         return self.watch.cached(key, build, refresh=refresh)
 
+    def routines(self, *, refresh: bool = False) -> RoutineCatalog:
+        """The stored functions and procedures, read once and kept with the schema cache."""
+
+        def build() -> RoutineCatalog:
+            schema = self.config.schema
+            return executor.read(self, lambda conn: load_catalog(conn, schema), catalog=True)
+
+        catalog: RoutineCatalog = self.cached("routines", build, refresh=refresh)
+        return catalog
+
+    def extras(self, cache: SchemaCache, *, refresh: bool = False) -> Extras:
+        """Comments, indexes and constraints of the relations in `cache`, kept alongside it."""
+        schemas = sorted({t.schema for t in cache.tables.values()})
+
+        def build() -> Extras:
+            if not schemas:
+                return {}
+            return executor.read(self, lambda conn: read_extras(conn, schemas), catalog=True)
+
+        extras: Extras = self.cached(EXTRAS_KEY, build, refresh=refresh)
+        return extras
+
     def drop_schema(self) -> None:
         self.watch.drop()
 
@@ -72,8 +92,18 @@ class Registry:
         self._lock = threading.Lock()
         self._services: dict[str, LiveService] = {}
         self._loaded = False  # read once even if the stamp was polled before we listened
+        self._reload_listeners: list[Callable[[int], None]] = []
         self.stamp = version
         version.on_change(self.reload)
+
+    def on_schema_reload(self, listener: Callable[[int], None]) -> None:
+        """Call `listener(service_id)` each time a service's schema cache is re-read (wired in
+        services/apps.py: cached reads of the old shape must not outlive it)."""
+        self._reload_listeners.append(listener)
+
+    def _schema_reloaded(self, service_id: int) -> None:
+        for listener in self._reload_listeners:
+            listener(service_id)
 
     def poll(self) -> None:
         """Check the metadata version stamp if the poll interval has passed."""
@@ -135,6 +165,8 @@ class Registry:
             if prev is not None:
                 prev.pool.close()
             new[name] = LiveService(config, ServicePool(config))
+        for live in new.values():
+            live.watch.on_reload = functools.partial(self._schema_reloaded, live.config.id)
         for name, prev in old.items():
             if name not in fresh:
                 prev.pool.close()

@@ -1,3 +1,3 @@
 """What a service's database holds: introspection into a frozen schema cache that follows outside
 changes, DF's descriptions of tables and fields, and the routine catalog. Talks to the database
-only through services/execution/executor.py."""
+only through services/db/executor.py."""

@@ -1,8 +1,8 @@
 """`_schema` descriptions in DF's shapes (spec §4.2), from the schema cache plus catalog extras.
 
-The schema cache has no comments, indexes or check constraints; `load_extras()` reads them with
-its own catalog queries (schema names are bound parameters) and caches them on the live
-service, so they drop together with the schema cache. Nothing here writes.
+The schema cache has no comments, indexes or check constraints; `read_extras()` reads them with
+its own catalog queries (schema names are bound parameters); the live service caches them
+(LiveService.extras), so they drop together with the schema cache. Nothing here writes.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ import psycopg
 from core.responses import label_for, plural
 from core.verbs import verb_names
 from services.catalog.introspection import FK_ACTIONS
-from services.catalog.schema_cache import Column, Relation, SchemaCache, Table
-from services.execution import executor
-from services.registry import LiveService
+from services.catalog.schema_cache import Column, Relation, Table
 
 _COMMENTS_SQL = """
 SELECT n.nspname, c.relname, a.attname, d.description
@@ -147,7 +145,8 @@ class TableExtras:
 Extras = dict[tuple[str, str], TableExtras]
 
 
-def _read_extras(conn: psycopg.Connection[Any], schemas: list[str]) -> Extras:
+def read_extras(conn: psycopg.Connection[Any], schemas: list[str]) -> Extras:
+    """Comments, indexes and constraints of every relation in `schemas`."""
     params = {"schemas": schemas}
     extras: Extras = defaultdict(TableExtras)
     for nsp, rel, att, text in conn.execute(_COMMENTS_SQL, params).fetchall():
@@ -177,19 +176,6 @@ def _read_extras(conn: psycopg.Connection[Any], schemas: list[str]) -> Extras:
             )
         )
     return dict(extras)
-
-
-def load_extras(live: LiveService, cache: SchemaCache, *, refresh: bool = False) -> Extras:
-    """Comments/indexes/constraints of every served relation, cached with the schema cache."""
-    schemas = sorted({t.schema for t in cache.tables.values()})
-
-    def build() -> Extras:
-        if not schemas:
-            return {}
-        return executor.read(live, lambda conn: _read_extras(conn, schemas), catalog=True)
-
-    result: Extras = live.cached(EXTRAS_KEY, build, refresh=refresh)
-    return result
 
 
 def extras_for(extras: Extras, table: Table) -> TableExtras:

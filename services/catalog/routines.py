@@ -8,15 +8,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import psycopg
 
 from services.catalog.introspection import simple_type
-from services.execution import executor
-
-if TYPE_CHECKING:
-    from services.registry import LiveService
 
 RoutineKind = Literal["function", "procedure"]
 # what one call yields: nothing, one value, a row with named columns, or an anonymous record
@@ -315,16 +311,3 @@ def load_catalog(conn: psycopg.Connection[Any], schema: str) -> RoutineCatalog:
     return RoutineCatalog(
         routines={kind: {n: tuple(rs) for n, rs in by.items()} for kind, by in grouped.items()}
     )
-
-
-def load_routines(live: LiveService, *, refresh: bool = False) -> RoutineCatalog:
-    """The service's routine catalog, read once and kept with its schema cache (dropped with
-    it); `refresh` reads it again."""
-
-    def build() -> RoutineCatalog:
-        return executor.read(
-            live, lambda conn: load_catalog(conn, live.config.schema), catalog=True
-        )
-
-    catalog: RoutineCatalog = live.cached("routines", build, refresh=refresh)
-    return catalog

@@ -26,7 +26,7 @@ from django.conf import settings
 
 from services.catalog.introspection import fingerprint, introspect
 from services.catalog.schema_cache import SchemaCache
-from services.execution import executor
+from services.db import executor
 
 log = logging.getLogger(__name__)
 

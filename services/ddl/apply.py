@@ -13,8 +13,10 @@ from typing import Any
 import psycopg
 
 from core.errors import BadRequest, Conflict, GatewayError
-from services.catalog.describe import Extras, extras_for, load_extras
+from services.catalog.describe import Extras, extras_for
 from services.catalog.schema_cache import SchemaCache
+from services.db import executor
+from services.db.pgerrors import classify
 from services.ddl.changes import (
     RefTarget,
     alter_table,
@@ -22,13 +24,11 @@ from services.ddl.changes import (
     pending_target,
     ref_target_of,
 )
-from services.ddl.spec import TableSpec, check_identifier, parse_table
-from services.execution import executor
-from services.execution.pgerrors import classify
+from services.plan.table_spec import TableSpec, check_identifier, parse_table
 from services.registry import LiveService
 from services.sql import ddl
 
-# SQLSTATEs of DDL refusals that services/execution/pgerrors.py does not single out
+# SQLSTATEs of DDL refusals that services/db/pgerrors.py does not single out
 _DDL_STATES: dict[str, type[GatewayError]] = {
     "2BP01": Conflict,  # dependent_objects_still_exist: a view or foreign key needs it
     "0A000": Conflict,  # feature_not_supported: e.g. changing the type of a column a view uses
@@ -148,7 +148,7 @@ def apply_tables(
     error (spec §4.4); with rollback everything is one transaction.
     """
     cache = live.schema()
-    run = TableRun(live, cache, load_extras(live, cache), allow_merge, drop_unlisted)
+    run = TableRun(live, cache, live.extras(cache), allow_merge, drop_unlisted)
     results: list[str | GatewayError] = []
     all_or_nothing = rollback or len(items) == 1
     try:

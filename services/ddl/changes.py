@@ -15,7 +15,7 @@ from typing import Any
 from core.errors import BadRequest
 from services.catalog.describe import TableExtras, field_description
 from services.catalog.schema_cache import Column, Table
-from services.ddl.spec import FieldSpec, TableSpec
+from services.plan.table_spec import FieldSpec, TableSpec
 from services.sql import ddl, ddl_types
 
 _TYPE_KEYS = ("type", "db_type", "length", "precision", "scale", "fixed_length")

@@ -17,7 +17,7 @@ import psycopg
 
 from core.errors import BadRequest, GatewayError
 from services.catalog.schema_cache import Column, Table
-from services.execution.pgerrors import classify
+from services.db.pgerrors import classify
 from services.plan.types import BoundNode, BoundRecord, BoundWrite
 from services.sql.bulk import (
     clear_staging,

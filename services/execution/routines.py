@@ -17,8 +17,8 @@ from core.errors import BadRequest, GatewayError
 from core.responses import label_for
 from core.verbs import verb_names
 from services.catalog.routines import Routine
-from services.execution import executor
-from services.execution.pgerrors import classify
+from services.db import executor
+from services.db.pgerrors import classify
 from services.execution.routine_results import function_body, procedure_body
 from services.plan.routine_args import BoundCall, UnknownRoutine
 from services.plan.types import BoundRoutineCall, BoundRoutineList

@@ -1,7 +1,7 @@
 """Stage 9, execute: a bound plan (and its compiled statement) -> the answer's data.
 
 One entry for every kind of plan; each kind runs in its own module (tables, stream, schema,
-routines, sql_query, spec, listing), always through services/execution/executor.py. Cacheable
+routines, sql_query, spec, listing), always through services/db/executor.py. Cacheable
 reads go through the data cache here; writes that may change cached rows invalidate them.
 What comes out is plain data for the respond stage: bytes to pass through, JSON values, a row
 stream, or a cached answer with its ETag.

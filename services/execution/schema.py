@@ -17,7 +17,6 @@ from services.catalog.describe import (
     TableExtras,
     extras_for,
     field_description,
-    load_extras,
     relation_description,
     table_description,
     table_summary,
@@ -25,7 +24,7 @@ from services.catalog.describe import (
 from services.catalog.schema_cache import Column, Relation, SchemaCache, Table
 from services.ddl.apply import apply_tables, run_in_transaction
 from services.ddl.changes import drop_fields
-from services.ddl.spec import TableSpec, parse_field, parse_related, parse_table
+from services.plan.table_spec import TableSpec, parse_field, parse_related, parse_table
 from services.plan.types import BoundSchemaRead, SchemaWrite
 from services.registry import LiveService
 from services.sql import ddl
@@ -63,7 +62,7 @@ def describe(live: LiveService, bound: BoundSchemaRead, access: Access) -> Answe
 
     def extras(table: Table) -> TableExtras:
         # comments, indexes and constraints: read (and cached) only when a shape needs them
-        return extras_for(load_extras(live, cache), table)
+        return extras_for(live.extras(cache), table)
 
     def full(table: Table, mask: int = access.verbs) -> dict[str, Any]:
         return table_description(table, extras(table), mask, service_id)
@@ -117,7 +116,7 @@ def _table_results(
 ) -> Answer:
     """`{"resource":[{"name":..}]}`, full descriptions with `fields`, names with `as_list`."""
     cache = live.schema()
-    extras = load_extras(live, cache) if plan.describe else {}
+    extras = live.extras(cache) if plan.describe else {}
     out: list[Any] = []
     for result in results:
         if isinstance(result, GatewayError):
@@ -143,7 +142,7 @@ def _field_results(
     if plan.describe:
         cache = live.schema()
         table = cache.table(table_name)
-        table_extras = extras_for(load_extras(live, cache), table)
+        table_extras = extras_for(live.extras(cache), table)
         out: list[Any] = [field_description(table, _field(table, n), table_extras) for n in names]
     else:
         out = [{"name": n} for n in names]

@@ -22,8 +22,8 @@ from psycopg.types.json import Jsonb
 from core.access import Access
 from core.errors import Forbidden
 from core.verbs import WRITE_VERBS
-from services.execution import executor
-from services.execution.pgerrors import classify
+from services.db import executor
+from services.db.pgerrors import classify
 from services.plan.types import SqlQuery
 from services.registry import LiveService
 

@@ -19,8 +19,8 @@ from psycopg.adapt import Loader
 from core.access import Access
 from core.errors import GatewayError
 from services.config import ServiceConfig
-from services.execution import executor
-from services.execution.executor import ConnectionLost
+from services.db import executor
+from services.db.executor import ConnectionLost
 from services.plan.types import BoundNode, BoundRead, StreamFormat
 from services.registry import LiveService
 from services.sql.compile import Statement

@@ -16,10 +16,10 @@ import psycopg
 from core.context import note_rows
 from core.errors import BatchError, Forbidden, GatewayError, NotFound
 from core.verbs import ALL_VERBS
-from services.catalog.describe import extras_for, load_extras, table_description
-from services.execution import executor
+from services.catalog.describe import extras_for, table_description
+from services.db import executor
+from services.db.pgerrors import classify
 from services.execution.bulk import insert_batch
-from services.execution.pgerrors import classify
 from services.plan.types import BoundNode, BoundRead, BoundRecord, BoundWrite
 from services.registry import LiveService
 from services.sql.compile import Statement, combine, compile_count
@@ -80,7 +80,7 @@ def run_read(
         if count - read.offset > read.limit:
             meta["next"] = read.offset + read.limit
     if read.include_schema:
-        extras = extras_for(load_extras(live, live.schema()), read.table)
+        extras = extras_for(live.extras(live.schema()), read.table)
         meta["schema"] = table_description(read.table, extras, verbs, live.config.id)
     body = rows_json.encode()
     if read.as_list:

@@ -8,7 +8,11 @@ pipeline answers after checking once whether the database has it by now.
 
 from __future__ import annotations
 
-from services.catalog.routines import load_routines
+from typing import Protocol
+
+from services.catalog.routines import RoutineCatalog
+from services.catalog.schema_cache import SchemaCache
+from services.config import ServiceConfig
 from services.plan.bind_read import RelatedGuard, bind_read
 from services.plan.bind_write import bind_write
 from services.plan.routine_args import (
@@ -32,12 +36,23 @@ from services.plan.types import (
     TableRead,
     TableWrite,
 )
-from services.registry import LiveService
 
-__all__ = ["RelatedGuard", "bind_plan"]
+__all__ = ["Catalogs", "RelatedGuard", "bind_plan"]
 
 
-def bind_plan(plan: Plan, live: LiveService, guard: RelatedGuard | None = None) -> Bound:
+class Catalogs(Protocol):
+    """What binding reads of a service: its settings and catalogs (a LiveService, or in the
+    unit tests a hand-built stand-in)."""
+
+    @property
+    def config(self) -> ServiceConfig: ...
+
+    def schema(self, *, refresh: bool = False) -> SchemaCache: ...
+
+    def routines(self, *, refresh: bool = False) -> RoutineCatalog: ...
+
+
+def bind_plan(plan: Plan, live: Catalogs, guard: RelatedGuard | None = None) -> Bound:
     """Resolve every name of `plan` for this service; `guard` decides on embedded tables."""
     if isinstance(plan, TableRead):
         return bind_read(plan, live.schema(refresh=plan.refresh), live.config, guard)
@@ -50,16 +65,16 @@ def bind_plan(plan: Plan, live: LiveService, guard: RelatedGuard | None = None) 
         table = schema.table(plan.path[0]) if plan.path else None
         return BoundSchemaRead(plan, schema, table)
     if isinstance(plan, RoutineList):
-        return BoundRoutineList(plan, load_routines(live, refresh=plan.refresh))
+        return BoundRoutineList(plan, live.routines(refresh=plan.refresh))
     if isinstance(plan, RoutineCall):
         return _bind_routine_call(plan, live)
     return plan  # service root, schema changes, SQL and the spec: no names to resolve here
 
 
-def _bind_routine_call(plan: RoutineCall, live: LiveService) -> BoundRoutineCall:
+def _bind_routine_call(plan: RoutineCall, live: Catalogs) -> BoundRoutineCall:
     """The routine the path names (with inline arguments, `fn(1,2)`), its overload chosen by
     the parameters given, and each argument coerced for its parameter."""
-    catalog = load_routines(live, refresh=plan.refresh)
+    catalog = live.routines(refresh=plan.refresh)
     name, inline = plan.name, None
     overloads = catalog.find(plan.kind, plan.name)
     if overloads is None:

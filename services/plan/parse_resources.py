@@ -12,7 +12,7 @@ from typing import Any
 from core.errors import BadRequest, NotFound
 from core.flags import as_bool
 from services.catalog.routines import RoutineKind
-from services.ddl.spec import name_list, records
+from services.plan.table_spec import name_list, records
 from services.plan.types import (
     NO_BODY,
     ResultOptions,

@@ -22,12 +22,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from core.errors import GatewayError
-from services.catalog.routines import Routine, RoutineKind, load_routines
+from services.catalog.routines import Routine, RoutineKind
 from services.catalog.schema_cache import Table
 from services.config import ServiceConfig
-from services.execution import executor
+from services.db import executor
 from services.models import Service
-from services.registry import registry
+from services.registry import LiveService, registry
 
 # the views take the Service ModelAdmin that mounts them (services/admin.py); the stubs make
 # ModelAdmin generic, Django itself does not
@@ -97,8 +97,8 @@ def _table_rows(table: Table) -> list[ColumnRow]:
     ]
 
 
-def _routines(live: Any, refresh: bool) -> list[Routine]:
-    catalog = load_routines(live, refresh=refresh)  # the same catalog the API uses
+def _routines(live: LiveService, refresh: bool) -> list[Routine]:
+    catalog = live.routines(refresh=refresh)  # the same catalog the API uses
     found: list[Routine] = []
     kinds: tuple[RoutineKind, ...] = ("function", "procedure")
     for kind in kinds:

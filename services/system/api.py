@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from core.errors import BadRequest
 from core.system_records import RecordResource, views_for
 from services.config import ServiceConfig
-from services.execution.executor import test_connection
+from services.db.executor import test_connection
 from services.models import MASKED_PASSWORD, Service
 
 CONFIG_FIELDS = (

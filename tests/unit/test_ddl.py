@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from psycopg import sql
 
 from core.errors import BadRequest, NotImplementedYet
-from services.ddl.spec import parse_field, parse_table, records
+from services.plan.table_spec import parse_field, parse_table, records
 from services.sql import ddl, ddl_types
 
 

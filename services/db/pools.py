@@ -8,7 +8,7 @@ pg_terminate_backend) is never handed out. When a connection dies, one direct co
 dead server from a dead connection: a dead server opens the breaker (every call answers 503 at
 once) and closes the pool; a background probe reconnects and puts a fresh pool in place; a live
 server means the idle connections are stale, so the pool is drained. Only
-services/execution/executor.py checks connections out.
+services/db/executor.py checks connections out.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from core.errors import ServiceUnavailable
 from services.config import ServiceConfig
-from services.execution import db_identity
-from services.execution.breaker import Breaker, unavailable
-from services.execution.pgerrors import classify_connect_error
+from services.db import db_identity
+from services.db.breaker import Breaker, unavailable
+from services.db.pgerrors import classify_connect_error
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class ServicePool:
         """A live pooled connection; 503 at once while the breaker is open.
 
         Inside a request on a service with database roles, the connection runs in one
-        transaction as the caller's database identity (services/execution/db_identity.py);
+        transaction as the caller's database identity (services/db/db_identity.py);
         `catalog=True` (schema introspection, shared by every caller) runs as the service's
         own user.
         """

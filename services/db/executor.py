@@ -2,7 +2,7 @@
 
 It owns the checkout (breaker, short acquire timeout, no dead connection handed out, the
 caller's database identity), turns every driver error into a classified GatewayError
-(services/execution/pgerrors.py) that remembers its SQLSTATE for the log line, and reacts
+(services/db/pgerrors.py) that remembers its SQLSTATE for the log line, and reacts
 to a connection that died under a statement: the pool learns of it, a read is retried once
 on a fresh connection (`read()`), a write never is.
 """
@@ -17,8 +17,8 @@ import psycopg
 
 from core.errors import GatewayError, ServiceUnavailable
 from services.config import ServiceConfig
-from services.execution.pgerrors import classify, classify_connect_error, is_connection_error
-from services.execution.pools import Connection, ServicePool, connect_once
+from services.db.pgerrors import classify, classify_connect_error, is_connection_error
+from services.db.pools import Connection, ServicePool, connect_once
 
 T = TypeVar("T")
 

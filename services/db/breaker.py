@@ -2,7 +2,7 @@
 
 Closed: calls go through. Open: `check()` raises the last connection failure (503 with
 Retry-After) without touching the network, until a probe succeeds and `reset()` closes it.
-Pure state, thread-safe; the probing itself lives in services/execution/pools.py.
+Pure state, thread-safe; the probing itself lives in services/db/pools.py.
 """
 
 from __future__ import annotations

@@ -45,23 +45,25 @@ def new_key(app: App) -> str:
 
 class AppResource(RecordResource):
     model = App
+    serializer = AppSerializer
+    record_fields = (
+        "id",
+        "name",
+        "description",
+        "is_active",
+        "role_id",
+        "api_key_prefix",
+        "key_created_date",
+        "created_date",
+        "last_modified_date",
+    )
     related_names = (ROLE,)
 
     def queryset(self) -> Any:
         return App.objects.select_related("role")
 
     def to_record(self, obj: App, related: frozenset[str]) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "id": obj.pk,
-            "name": obj.name,
-            "description": obj.description,
-            "is_active": obj.is_active,
-            "role_id": obj.role_id,
-            "api_key_prefix": obj.api_key_prefix,
-            "key_created_date": obj.key_created_date.isoformat() if obj.key_created_date else None,
-            "created_date": obj.created_date.isoformat(),
-            "last_modified_date": obj.last_modified_date.isoformat(),
-        }
+        record = super().to_record(obj, related)
         if ROLE in related:
             role = obj.role
             record[ROLE] = (
@@ -70,10 +72,7 @@ class AppResource(RecordResource):
         return record
 
     def write(self, record: dict[str, Any], instance: App | None, request: Request) -> App:
-        fields: dict[str, Any] = {
-            k: record[k] for k in ("name", "description", "is_active", "role_id") if k in record
-        }
-        app: App = self.validated(AppSerializer, fields, instance)
+        app: App = self.validated(self.writable(record), instance)
         if instance is None or self.may_patch_empty(request):
             new_key(app)
         app.save()

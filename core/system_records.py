@@ -10,6 +10,7 @@ any record writes nothing (DF's `rollback=true`), and the error names the record
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any, ClassVar
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -27,9 +28,13 @@ from core.records import NO_RECORDS, records_from_body
 
 
 class RecordResource:
-    """One system resource: subclasses set `model` and implement to_record() and write()."""
+    """One system resource: subclasses set `model`, `serializer` (validates the writable
+    fields), `record_fields` (the record's keys, read from the attributes of the same name)
+    and implement write(); to_record() is extended for related or computed keys."""
 
     model: ClassVar[type[models.Model]]
+    serializer: ClassVar[type[serializers.ModelSerializer]]
+    record_fields: ClassVar[tuple[str, ...]] = ()
     related_names: ClassVar[tuple[str, ...]] = ()
 
     def queryset(self) -> models.QuerySet[Any]:
@@ -42,7 +47,15 @@ class RecordResource:
             raise NotFound(f"Record with identifier '{pk}' not found.") from None
 
     def to_record(self, obj: Any, related: frozenset[str]) -> dict[str, Any]:
-        raise NotImplementedError
+        """The object's `record_fields` in order (`id` is the primary key, times in ISO 8601)."""
+        return {
+            name: _plain(getattr(obj, "pk" if name == "id" else name))
+            for name in self.record_fields
+        }
+
+    def writable(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The keys of `record` the serializer validates (the rest are read-only or unknown)."""
+        return {k: record[k] for k in self.serializer.Meta.fields if k in record}
 
     def prepare(self, record: dict[str, Any], instance: Any | None) -> dict[str, Any]:
         """Slow work on a record (hashing a password) before its transaction begins, so no
@@ -64,19 +77,18 @@ class RecordResource:
         """Fields every write answer carries (an app's new key, shown once)."""
         return {}
 
-    def validated(
-        self,
-        serializer_class: type[serializers.ModelSerializer],
-        fields: dict[str, Any],
-        instance: Any | None,
-    ) -> Any:
+    def validated(self, fields: dict[str, Any], instance: Any | None) -> Any:
         """`instance` (or a new object) with `fields` validated by the serializer and set on
         it, not saved yet: create when `instance` is None, partial update otherwise."""
-        data = valid(serializer_class(instance, data=fields, partial=instance is not None))
+        data = valid(self.serializer(instance, data=fields, partial=instance is not None))
         obj = instance if instance is not None else self.model()
         for key, value in data.items():
             setattr(obj, key, value)
         return obj
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
 def valid(serializer: serializers.Serializer[Any], where: str = "") -> dict[str, Any]:
@@ -183,52 +195,38 @@ class CollectionView(APIView):
 
     @extend_schema(request=dict, responses={201: dict})
     def post(self, request: Request) -> Response:
-        options = _Options(request, self.resource)
-        records = records_from_body(request.data)
-        if not records:
-            raise BadRequest(NO_RECORDS)
-        prepared = []
-        for index, record in _each(records):
-            try:
-                prepared.append(self.resource.prepare(record, None))
-            except GatewayError as exc:
-                raise _in_record(index, exc) from None
-        created = []
-        with transaction.atomic():
-            for index, record in enumerate(prepared):
-                try:
-                    created.append(self.resource.write(record, None, request))
-                except GatewayError as exc:
-                    raise _in_record(index, exc) from None
-        answers = [_write_answer(self.resource, obj, options, request) for obj in created]
-        return Response({"resource": answers}, status=201)
+        return Response({"resource": self._write_all(request, create=True)}, status=201)
 
     @extend_schema(request=dict, responses={200: dict})
     def patch(self, request: Request) -> Response:
+        return Response({"resource": self._write_all(request, create=False)})
+
+    put = patch
+
+    def _write_all(self, request: Request, *, create: bool) -> list[dict[str, Any]]:
+        """Prepare every record (finding the one to update unless `create`), then write them
+        all in one transaction; the first failure names its record and nothing is written."""
         options = _Options(request, self.resource)
         records = records_from_body(request.data)
         if not records:
             raise BadRequest(NO_RECORDS)
-        prepared = []
+        prepared: list[tuple[Any | None, dict[str, Any]]] = []
         for index, record in _each(records):
-            if "id" not in record:
+            if not create and "id" not in record:
                 raise BadRequest(f"Required id field(s) not found in record {index}: id.")
             try:
-                obj = self.resource.get(record["id"])
+                obj = None if create else self.resource.get(record["id"])
                 prepared.append((obj, self.resource.prepare(record, obj)))
             except GatewayError as exc:
                 raise _in_record(index, exc) from None
-        updated = []
+        written = []
         with transaction.atomic():
             for index, (obj, record) in enumerate(prepared):
                 try:
-                    updated.append(self.resource.write(record, obj, request))
+                    written.append(self.resource.write(record, obj, request))
                 except GatewayError as exc:
                     raise _in_record(index, exc) from None
-        answers = [_write_answer(self.resource, obj, options, request) for obj in updated]
-        return Response({"resource": answers})
-
-    put = patch
+        return [_write_answer(self.resource, obj, options, request) for obj in written]
 
     @extend_schema(responses={200: dict})
     def delete(self, request: Request) -> Response:

@@ -117,39 +117,44 @@ def counter_records(rule: LimitRule) -> list[dict[str, Any]]:
 
 class LimitResource(RecordResource):
     model = Limit
+    serializer = LimitSerializer
+    record_fields = (
+        "id",
+        "type",
+        "key_text",
+        "rate",
+        "period",
+        "user_id",
+        "role_id",
+        "service_id",
+        "endpoint",
+        "verb",
+        "name",
+        "description",
+        "is_active",
+        "created_date",
+        "last_modified_date",
+    )
     related_names = (COUNTERS,)
 
     def to_record(self, obj: Limit, related: frozenset[str]) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "id": obj.pk,
-            "type": obj.type,
-            "key_text": obj.key_text,
-            "rate": obj.rate,
-            "period": obj.period_name,
-            "user_id": obj.user_id,
-            "role_id": obj.role_id,
-            "service_id": obj.service_id,
-            "endpoint": obj.endpoint or None,
-            "verb": obj.verb or None,
-            "name": obj.name,
-            "description": obj.description,
-            "is_active": obj.is_active,
-            "created_date": obj.created_date.isoformat(),
-            "last_modified_date": obj.last_modified_date.isoformat(),
-        }
+        record = super().to_record(obj, related)
+        record["period"] = obj.period_name
+        record["endpoint"] = obj.endpoint or None  # stored "" means every endpoint
+        record["verb"] = obj.verb or None
         if COUNTERS in related:
             rule = _rule(obj)
             record[COUNTERS] = counter_records(rule) if rule else []
         return record
 
     def write(self, record: dict[str, Any], instance: Limit | None, request: Request) -> Limit:
-        fields = {k: record[k] for k in LimitSerializer.Meta.fields if k in record}
+        fields = self.writable(record)
         if "period" in fields:
             fields["period"] = _period(fields["period"])
         for key in ("endpoint", "verb", "description"):
             if key in fields and fields[key] is None:
                 fields[key] = ""
-        limit: Limit = self.validated(LimitSerializer, fields, instance)
+        limit: Limit = self.validated(fields, instance)
         check_limit(limit)
         limit.save()
         return limit

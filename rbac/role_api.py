@@ -122,25 +122,26 @@ def rule_record(rule: RoleServiceAccess) -> dict[str, Any]:
 
 class RoleResource(RecordResource):
     model = Role
+    serializer = RoleSerializer
+    record_fields = (
+        "id",
+        "name",
+        "description",
+        "is_active",
+        "db_role",
+        "created_date",
+        "last_modified_date",
+    )
     related_names = (RULES,)
 
     def to_record(self, obj: Role, related: frozenset[str]) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "id": obj.pk,
-            "name": obj.name,
-            "description": obj.description,
-            "is_active": obj.is_active,
-            "db_role": obj.db_role,
-            "created_date": obj.created_date.isoformat(),
-            "last_modified_date": obj.last_modified_date.isoformat(),
-        }
+        record = super().to_record(obj, related)
         if RULES in related:
             record[RULES] = [rule_record(r) for r in obj.accesses.order_by("id")]
         return record
 
     def write(self, record: dict[str, Any], instance: Role | None, request: Request) -> Role:
-        fields = {k: record[k] for k in RoleSerializer.Meta.fields if k in record}
-        role: Role = self.validated(RoleSerializer, fields, instance)
+        role: Role = self.validated(self.writable(record), instance)
         role.save()
         items = nested_list(record, RULES)
         if items is not None:

@@ -77,6 +77,17 @@ def save_app_roles(user: User, items: list[dict[str, Any]]) -> None:
 
 class UserResource(RecordResource):
     model = User
+    serializer = UserSerializer
+    record_fields = (
+        "id",
+        "name",
+        "first_name",
+        "last_name",
+        "email",
+        "is_active",
+        "last_login_date",
+        "created_date",
+    )
     related_names = (APP_ROLES,)
 
     def queryset(self) -> Any:
@@ -91,16 +102,8 @@ class UserResource(RecordResource):
             raise
 
     def to_record(self, obj: User, related: frozenset[str]) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "id": obj.pk,
-            "name": obj.display_name,
-            "first_name": obj.first_name,
-            "last_name": obj.last_name,
-            "email": obj.email,
-            "is_active": obj.is_active,
-            "last_login_date": obj.last_login_date.isoformat() if obj.last_login_date else None,
-            "created_date": obj.created_date.isoformat(),
-        }
+        record = super().to_record(obj, related)
+        record["name"] = obj.display_name
         if APP_ROLES in related:
             record[APP_ROLES] = [
                 {"id": a.pk, "user_id": a.user_id, "app_id": a.app_id, "role_id": a.role_id}
@@ -126,12 +129,12 @@ class UserResource(RecordResource):
         return {**record, "password": _Hashed(make_password(str(password)))}
 
     def write(self, record: dict[str, Any], instance: User | None, request: Request) -> User:
-        fields = {k: record[k] for k in UserSerializer.Meta.fields if k in record}
+        fields = self.writable(record)
         if instance is None and "email" not in fields:
             raise BadRequest("A user needs an email.")
         if isinstance(fields.get("email"), str):  # stored lower-case: compare it that way
             fields["email"] = fields["email"].strip().lower()
-        user: User = self.validated(UserSerializer, fields, instance)
+        user: User = self.validated(fields, instance)
         password = self.prepare(record, instance).get("password")
         if password is not None:
             user.password = str(password)  # hashed by prepare(), before the transaction

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html
 
+from services.field_groups import CONNECTION_FIELDS, INFO_FIELDS, OPTION_FIELDS
 from services.models import Service
 from services.system import admin_views
 
@@ -40,17 +41,6 @@ def _dashboard_index(request: HttpRequest, extra_context: dict[str, Any] | None 
 admin.site.index = _dashboard_index  # type: ignore[method-assign]  # the dashboard is the index
 
 
-INFO_FIELDS = ("name", "label", "description", "is_active")
-OPTION_FIELDS = (
-    "max_records",
-    "allow_upsert",
-    "allow_sql",
-    "use_db_roles",
-    "cache_enabled",
-    "cache_ttl",
-)
-
-
 class ServiceForm(forms.ModelForm):
     """The Service form with a write-only password."""
 
@@ -66,23 +56,7 @@ class ServiceForm(forms.ModelForm):
 
     class Meta:
         model = Service
-        fields = (
-            *INFO_FIELDS,
-            "host",
-            "port",
-            "database",
-            "username",
-            "password",
-            "schema",
-            "sslmode",
-            "sslrootcert",
-            "timezone",
-            "application_name",
-            "statement_timeout",
-            "pool_min",
-            "pool_max",
-            *OPTION_FIELDS,
-        )
+        fields = (*INFO_FIELDS, *CONNECTION_FIELDS, "schema", *OPTION_FIELDS)
 
     def clean_password(self) -> str:
         entered: str = self.cleaned_data.get("password") or ""

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from services.field_groups import CONNECTION_FIELDS
+
 if TYPE_CHECKING:
     from services.models import Service
 
@@ -86,20 +88,7 @@ class ServiceConfig:
     @property
     def connection_key(self) -> tuple[object, ...]:
         """What the pool depends on: a change here means a new pool."""
-        return (
-            self.host,
-            self.port,
-            self.database,
-            self.username,
-            self.password,
-            self.sslmode,
-            self.sslrootcert,
-            self.timezone,
-            self.application_name,
-            self.statement_timeout,
-            self.pool_min,
-            self.pool_max,
-        )
+        return tuple(getattr(self, name) for name in CONNECTION_FIELDS)
 
     @property
     def effective_max_records(self) -> int:

@@ -37,24 +37,6 @@ def validate_service_name(value: str) -> None:
 class Service(models.Model):
     """A registered PostgreSQL database served at /api/v2/<name>/."""
 
-    # connection settings: a change to any of these rebuilds the pool
-    CONNECTION_FIELDS = (
-        "host",
-        "port",
-        "database",
-        "username",
-        "password",
-        "sslmode",
-        "sslrootcert",
-        "charset",
-        "timezone",
-        "application_name",
-        "statement_timeout",
-        "pool_min",
-        "pool_max",
-        "is_active",
-    )
-
     name = models.CharField(
         max_length=40, unique=True, validators=[validate_service_name], help_text="URL namespace"
     )

@@ -195,14 +195,17 @@ def fingerprint(conn: psycopg.Connection[Any], schema: str) -> str:
     return str(row[0]) if row else ""
 
 
+def served_schemas(conn: psycopg.Connection[Any], schema: str) -> tuple[list[str], str]:
+    """The schemas a service serves and the one whose names go unqualified: its `schema`, or
+    ("" = every user schema) all but the system ones, with `public` unqualified."""
+    if schema:
+        return [schema], schema
+    return [r[0] for r in conn.execute(_SCHEMAS_SQL).fetchall()], "public"
+
+
 def introspect(conn: psycopg.Connection[Any], schema: str) -> SchemaCache:
     """Build the SchemaCache for `schema` ("" = every user schema) over one connection."""
-    if schema:
-        schemas = [schema]
-        default_schema = schema
-    else:
-        schemas = [r[0] for r in conn.execute(_SCHEMAS_SQL).fetchall()]
-        default_schema = "public"
+    schemas, default_schema = served_schemas(conn, schema)
     version = conn.info.server_version
     params = {"schemas": schemas}
 

@@ -12,17 +12,11 @@ from typing import Any, Literal
 
 import psycopg
 
-from services.catalog.introspection import simple_type
+from services.catalog.introspection import served_schemas, simple_type
 
 RoutineKind = Literal["function", "procedure"]
 # what one call yields: nothing, one value, a row with named columns, or an anonymous record
 ResultShape = Literal["void", "scalar", "row", "record"]
-
-_SCHEMAS_SQL = """
-SELECT nspname FROM pg_namespace
-WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-  AND nspname !~ '^pg_(toast_)?temp_'
-"""
 
 # Functions (not aggregates or window functions, not trigger functions) and procedures of the
 # served schemas, minus extension members. Per argument: name, mode and type (with the type's
@@ -277,11 +271,7 @@ def _return_columns(
 
 def load_catalog(conn: psycopg.Connection[Any], schema: str) -> RoutineCatalog:
     """Every function and procedure of `schema` ("" = every user schema), over one connection."""
-    if schema:
-        schemas, default_schema = [schema], schema
-    else:
-        schemas = [r[0] for r in conn.execute(_SCHEMAS_SQL).fetchall()]
-        default_schema = "public"
+    schemas, default_schema = served_schemas(conn, schema)
     grouped: dict[RoutineKind, dict[str, list[Routine]]] = {
         "function": defaultdict(list),
         "procedure": defaultdict(list),

@@ -18,31 +18,11 @@ from core.errors import BadRequest
 from core.system_records import RecordResource, views_for
 from services.config import ServiceConfig
 from services.db.executor import test_connection
+from services.field_groups import CONNECTION_FIELDS, INFO_FIELDS, OPTION_FIELDS
 from services.models import MASKED_PASSWORD, Service
 
-CONFIG_FIELDS = (
-    "host",
-    "port",
-    "database",
-    "username",
-    "password",
-    "schema",
-    "sslmode",
-    "sslrootcert",
-    "charset",
-    "timezone",
-    "application_name",
-    "max_records",
-    "cache_enabled",
-    "cache_ttl",
-    "allow_upsert",
-    "allow_sql",
-    "use_db_roles",
-    "statement_timeout",
-    "pool_min",
-    "pool_max",
-)
-TOP_FIELDS = ("name", "label", "description", "is_active")
+# DF's `config` object: every setting but the INFO ones (`charset` is kept for DF clients)
+CONFIG_FIELDS = (*CONNECTION_FIELDS, "schema", "charset", *OPTION_FIELDS)
 SERVICE_TYPE = {
     "name": "pgsql",
     "label": "PostgreSQL",
@@ -56,35 +36,13 @@ class ServiceSerializer(serializers.ModelSerializer[Service]):
 
     class Meta:
         model = Service
-        fields = TOP_FIELDS + CONFIG_FIELDS
+        fields = INFO_FIELDS + CONFIG_FIELDS
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         merged = {f: attrs.get(f, getattr(self.instance, f, None)) for f in self.Meta.fields}
         if (merged.get("pool_min") or 0) > (merged.get("pool_max") or 10):
             raise serializers.ValidationError({"pool_min": "pool_min may not exceed pool_max."})
         return attrs
-
-
-def to_record(service: Service, *, with_config: bool = True) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "id": service.pk,
-        "name": service.name,
-        "label": service.label,
-        "description": service.description,
-        "is_active": service.is_active,
-        "type": service.type,
-        "mutable": True,
-        "deletable": True,
-        "created_date": service.created_date.isoformat() if service.created_date else None,
-        "last_modified_date": (
-            service.last_modified_date.isoformat() if service.last_modified_date else None
-        ),
-    }
-    if with_config:
-        config = {f: getattr(service, f) for f in CONFIG_FIELDS}
-        config["password"] = MASKED_PASSWORD if service.password else None
-        record["config"] = config
-    return record
 
 
 def _flatten(record: Any, index: int | None = None) -> dict[str, Any]:
@@ -98,7 +56,7 @@ def _flatten(record: Any, index: int | None = None) -> dict[str, Any]:
     config = record.get("config") or {}
     if not isinstance(config, dict):
         raise BadRequest(f"config must be an object{where}.")
-    flat = {k: record[k] for k in TOP_FIELDS if k in record}
+    flat = {k: record[k] for k in INFO_FIELDS if k in record}
     flat.update({k: config[k] for k in CONFIG_FIELDS if k in config})
     if flat.get("password") == MASKED_PASSWORD:
         flat.pop("password")
@@ -114,13 +72,26 @@ class ServiceResource(RecordResource):
     """Services in DF's record shape: the flat model fields travel in `config`."""
 
     model = Service
+    serializer = ServiceSerializer
+    record_fields = (
+        "id",
+        *INFO_FIELDS,
+        "type",
+        "created_date",
+        "last_modified_date",
+    )
 
     def to_record(self, obj: Service, related: frozenset[str]) -> dict[str, Any]:
-        return to_record(obj)
+        record = super().to_record(obj, related)
+        record.update(mutable=True, deletable=True)
+        config = {f: getattr(obj, f) for f in CONFIG_FIELDS}
+        config["password"] = MASKED_PASSWORD if obj.password else None
+        record["config"] = config
+        return record
 
     def write(self, record: dict[str, Any], instance: Service | None, request: Request) -> Service:
         # a new name moves the namespace: the registry follows the metadata version
-        service: Service = self.validated(ServiceSerializer, _flatten(record), instance)
+        service: Service = self.validated(_flatten(record), instance)
         service.save()
         return service
 
@@ -142,7 +113,7 @@ class ServiceTest(APIView):
         data = request.data if isinstance(request.data, dict) else {}
         overrides = _flatten({"config": data.get("config") or {}})
         # checked as a PATCH would check them (400 naming the field), but not saved
-        service = ServiceResource().validated(ServiceSerializer, overrides, service)
+        service = ServiceResource().validated(overrides, service)
         return Response(test_connection(ServiceConfig.from_model(service)))
 
 

@@ -94,7 +94,8 @@ class _Batch:
         columns = tuple(c for c in self.write.table.columns if c in wanted)
         try:
             with self.conn.transaction():
-                self.conn.execute(create_staging(self.write.table, columns))
+                # no values, but the parameters list: names are written for one (sql/fragments)
+                self.conn.execute(create_staging(self.write.table, columns), [])
             self.staged = True
         except psycopg.Error:
             # e.g. no TEMP privilege, or a read-only standby: then record by record, where

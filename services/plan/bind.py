@@ -57,7 +57,7 @@ def bind_plan(plan: Plan, live: Catalogs, guard: RelatedGuard | None = None) -> 
     if isinstance(plan, TableRead):
         return bind_read(plan, live.schema(refresh=plan.refresh), live.config, guard)
     if isinstance(plan, TableWrite):
-        return bind_write(plan, live.schema(), live.config)
+        return bind_write(plan, live.schema(), live.config, guard)
     if isinstance(plan, TableList):
         return BoundTableList(plan, live.schema(refresh=plan.refresh))
     if isinstance(plan, SchemaRead):

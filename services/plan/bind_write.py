@@ -19,7 +19,7 @@ from services.plan.bind_names import (
     key_tuple,
     record_key,
 )
-from services.plan.bind_read import bind_related
+from services.plan.bind_read import RelatedGuard, bind_related
 from services.plan.types import (
     BoundRecord,
     BoundWrite,
@@ -60,7 +60,12 @@ def _guarded(build: Any) -> tuple[Any, Exception | None]:
         return None, exc
 
 
-def bind_write(plan: TableWrite, schema: SchemaCache, config: ServiceConfig) -> BoundWrite:
+def bind_write(
+    plan: TableWrite,
+    schema: SchemaCache,
+    config: ServiceConfig,
+    guard: RelatedGuard | None = None,
+) -> BoundWrite:
     """Resolve a TableWrite. Per-record validation failures are kept on the record, not raised,
     so batch semantics can report them at their index."""
     table = schema.table(plan.table)  # views: PostgreSQL decides whether they are updatable
@@ -153,5 +158,5 @@ def bind_write(plan: TableWrite, schema: SchemaCache, config: ServiceConfig) -> 
         upsert=upsert,
         force=plan.force,
         as_list=plan.as_list,
-        related=bind_related(schema, table, plan.related, config.effective_max_records),
+        related=bind_related(schema, table, plan.related, config.effective_max_records, guard),
     )

@@ -52,5 +52,5 @@ def parse_request(req: ApiRequest) -> Plan:
         return parse_table(req.verb, req.segments, req.query, body, accept=req.accept)
     parser = PARSERS.get(resource)
     if parser is None:
-        raise NotFound(f"Resource '{resource}' not found for service.")
+        raise NotFound(f"Resource '{resource}' not found for service '{req.service}'.")
     return parser(req.verb, req.segments, req.query, body)

@@ -15,7 +15,7 @@ from psycopg import sql
 
 from services.catalog.schema_cache import Column, Table
 from services.plan.types import BoundNode
-from services.sql.fragments import checked_returning, column_ref, qualified
+from services.sql.fragments import checked_returning, column_ref, ident, qualified
 
 STAGING = sql.Identifier("pg_temp", "gateway_bulk")
 _T = sql.Identifier("_t")
@@ -64,7 +64,7 @@ def insert_from_staging(
     ).format(
         tbl=qualified(table),
         t=_T,
-        cols=sql.SQL(", ").join(sql.Identifier(c.name) for c in columns),
+        cols=sql.SQL(", ").join(ident(c.name) for c in columns),
         slots=sql.SQL(", ").join(_slot(c) for c in columns),
         staging=STAGING,
         n=_ORDINAL,

@@ -18,6 +18,7 @@ from services.sql.fragments import (
     aggregate_list,
     column_ref,
     group_by,
+    ident,
     key_match,
     order_by,
     qualified,
@@ -150,7 +151,7 @@ def _related_items(
             )
             if rel.relation.type == "has_one":
                 expr = sql.SQL("coalesce({}, '[]'::json)").format(expr)
-        items.append(sql.SQL("{} AS {}").format(expr, sql.Identifier(rel.relation.name)))
+        items.append(sql.SQL("{} AS {}").format(expr, ident(rel.relation.name)))
     return items
 
 

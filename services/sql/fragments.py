@@ -19,12 +19,19 @@ _ALIAS = sql.Identifier("_t")
 _PATTERN_NEGATED = frozenset({"not like", "not contains", "not starts with", "not ends with"})
 
 
+def ident(*names: str) -> sql.Identifier:
+    """A quoted name in a statement that runs with bound parameters (every statement built
+    here does, even with none): psycopg reads `%` as a placeholder even inside quotes, so it is
+    doubled, and the server sees the name as it is."""
+    return sql.Identifier(*(n.replace("%", "%%") for n in names))
+
+
 def qualified(table: Table) -> sql.Composable:
-    return sql.Identifier(table.schema, table.db_name)
+    return ident(table.schema, table.db_name)
 
 
 def column_ref(column: Column, alias: sql.Composable = _ALIAS) -> sql.Composable:
-    return sql.Composed([alias, sql.SQL("."), sql.Identifier(column.name)])
+    return sql.Composed([alias, sql.SQL("."), ident(column.name)])
 
 
 def output_expr(column: Column, alias: sql.Composable = _ALIAS) -> sql.Composable:
@@ -40,9 +47,7 @@ def output_expr(column: Column, alias: sql.Composable = _ALIAS) -> sql.Composabl
 def select_list(
     columns: tuple[Column, ...], alias: sql.Composable = _ALIAS
 ) -> list[sql.Composable]:
-    return [
-        sql.SQL("{} AS {}").format(output_expr(c, alias), sql.Identifier(c.name)) for c in columns
-    ]
+    return [sql.SQL("{} AS {}").format(output_expr(c, alias), ident(c.name)) for c in columns]
 
 
 # the only aggregate SQL we ever write: the request picks a key, never the text
@@ -69,10 +74,7 @@ def aggregate_expr(agg: BoundAggregate, alias: sql.Composable = _ALIAS) -> sql.C
 def aggregate_list(
     aggregates: tuple[BoundAggregate, ...], alias: sql.Composable = _ALIAS
 ) -> list[sql.Composable]:
-    return [
-        sql.SQL("{} AS {}").format(aggregate_expr(a, alias), sql.Identifier(a.name))
-        for a in aggregates
-    ]
+    return [sql.SQL("{} AS {}").format(aggregate_expr(a, alias), ident(a.name)) for a in aggregates]
 
 
 def group_by(group: tuple[Column, ...], alias: sql.Composable = _ALIAS) -> sql.Composable:

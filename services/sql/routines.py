@@ -13,12 +13,13 @@ from psycopg import sql
 
 from services.plan.routine_args import BoundArg, BoundCall
 from services.sql.compile import Statement
+from services.sql.fragments import ident
 
 _ROWS = sql.SQL("coalesce('[' || string_agg(row_to_json(_r)::text, ',') || ']', '[]')")
 
 
 def _type(arg: BoundArg) -> sql.Composable:
-    return sql.Identifier(arg.param.type_schema, arg.param.type_name)
+    return ident(arg.param.type_schema, arg.param.type_name)
 
 
 def arg_value(arg: BoundArg, params: list[Any]) -> sql.Composable:
@@ -36,7 +37,7 @@ def _arguments(call: BoundCall, params: list[Any]) -> sql.Composable:
     for arg in call.args:
         value = arg_value(arg, params)
         if call.named:
-            value = sql.SQL("{} => {}").format(sql.Identifier(arg.param.name), value)
+            value = sql.SQL("{} => {}").format(ident(arg.param.name), value)
         if arg.param.mode == "VARIADIC":
             value = sql.SQL("VARIADIC {}").format(value)
         items.append(value)
@@ -46,7 +47,7 @@ def _arguments(call: BoundCall, params: list[Any]) -> sql.Composable:
 def _invocation(call: BoundCall, params: list[Any]) -> sql.Composable:
     routine = call.routine
     return sql.SQL("{}({})").format(
-        sql.Identifier(routine.schema, routine.db_name), _arguments(call, params)
+        ident(routine.schema, routine.db_name), _arguments(call, params)
     )
 
 
@@ -61,7 +62,7 @@ def compile_function(call: BoundCall) -> Statement:
         return Statement(sql.SQL("SELECT to_json({})::text").format(fn), params)
     if routine.shape == "scalar":  # SETOF integer, RETURNS TABLE(x int): rows of one column
         rows = sql.SQL("(SELECT _f._v AS {} FROM {} AS _f(_v))").format(
-            sql.Identifier(routine.value_column), fn
+            ident(routine.value_column), fn
         )
         return Statement(sql.SQL("SELECT {} FROM {} AS _r").format(_ROWS, rows), params)
     return Statement(sql.SQL("SELECT {} FROM {} AS _r").format(_ROWS, fn), params)

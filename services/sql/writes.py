@@ -14,6 +14,7 @@ from services.sql.cache import statements
 from services.sql.compile import Statement, names_of
 from services.sql.fragments import (
     checked_returning,
+    ident,
     key_match,
     qualified,
     record_json,
@@ -53,7 +54,7 @@ def _compose_insert(
     return sql.SQL("INSERT INTO {tbl} AS {t} ({cols}) VALUES ({vals}) RETURNING {ret}").format(
         tbl=qualified(table),
         t=_T,
-        cols=sql.SQL(", ").join(sql.Identifier(n) for n in names),
+        cols=sql.SQL(", ").join(ident(n) for n in names),
         vals=sql.SQL(", ").join(sql.Placeholder() * len(names)),
         ret=checked_returning(returning, check, params),
     )
@@ -81,9 +82,7 @@ def compile_upsert(
     action: sql.Composable = sql.SQL("DO NOTHING")
     if updates:
         action = sql.SQL("DO UPDATE SET {}").format(
-            sql.SQL(", ").join(
-                sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n in updates
-            )
+            sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(ident(n)) for n in updates)
         )
         if where is not None:
             action = sql.SQL("{} WHERE {}").format(action, where_expr(where, params))
@@ -93,13 +92,28 @@ def compile_upsert(
     ).format(
         tbl=qualified(table),
         t=_T,
-        cols=sql.SQL(", ").join(sql.Identifier(n) for n in names),
+        cols=sql.SQL(", ").join(ident(n) for n in names),
         vals=sql.SQL(", ").join(sql.Placeholder() * len(names)),
-        keys=sql.SQL(", ").join(sql.Identifier(k.name) for k in keys),
+        keys=sql.SQL(", ").join(ident(k.name) for k in keys),
         action=action,
         ret=checked_returning(returning, check, params),
     )
     return Statement(query, params)
+
+
+def _row_match(
+    keys: tuple[Column, ...],
+    key: tuple[Any, ...] | None,
+    where: BoundNode | None,
+    params: list[Any],
+) -> sql.Composable:
+    """The WHERE of an update or delete: the key, the filter, both (ANDed) or every row."""
+    conditions = []
+    if key is not None:
+        conditions.append(key_match(keys, key, params))
+    if where is not None:
+        conditions.append(where_expr(where, params))
+    return sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("TRUE")
 
 
 def compile_update(
@@ -118,13 +132,8 @@ def compile_update(
     satisfies it, so the caller can roll back a write that would move a row out of sight.
     """
     params: list[Any] = list(values.values())
-    sets = sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(n)) for n in values)
-    conditions = []
-    if key is not None:
-        conditions.append(key_match(keys, key, params))
-    if where is not None:
-        conditions.append(where_expr(where, params))
-    cond = sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("TRUE")
+    sets = sql.SQL(", ").join(sql.SQL("{} = %s").format(ident(n)) for n in values)
+    cond = _row_match(keys, key, where, params)
     query = sql.SQL("UPDATE {tbl} AS {t} SET {sets} WHERE {cond} RETURNING {ret}").format(
         tbl=qualified(table),
         t=_T,
@@ -147,12 +156,7 @@ def compile_delete(
 ) -> Statement:
     """DELETE by key (RETURNING the row's JSON) or by filter/force (a JSON array)."""
     params: list[Any] = []
-    conditions = []
-    if key is not None:
-        conditions.append(key_match(keys, key, params))
-    if where is not None:
-        conditions.append(where_expr(where, params))
-    cond = sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("TRUE")
+    cond = _row_match(keys, key, where, params)
     query = sql.SQL("DELETE FROM {tbl} AS {t} WHERE {cond} RETURNING {ret}").format(
         tbl=qualified(table), t=_T, cond=cond, ret=record_json(returning)
     )

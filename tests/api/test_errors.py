@@ -112,7 +112,7 @@ def test_table_in_another_schema_is_not_served(api: Any) -> None:
 
 def test_unknown_resource_is_404(api: Any) -> None:
     status, body = api.get("/api/v2/shop/_nope")
-    assert message_of(status, body, 404) == "Resource '_nope' not found for service."
+    assert message_of(status, body, 404) == "Resource '_nope' not found for service 'shop'."
 
 
 def test_missing_record_by_id_is_404(api: Any, pg: Any) -> None:

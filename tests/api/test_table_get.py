@@ -269,3 +269,27 @@ def test_embedded_lists_are_compact_json(api: Any) -> None:
     )
     assert response.status_code == 200
     assert b"\n" not in response.content and b", " not in response.content
+
+
+def test_percent_signs_in_names_read_and_write(api: Any, pg: Any) -> None:
+    """psycopg reads `%` as a placeholder even inside a quoted name: such tables still work."""
+    pg.execute('CREATE TABLE "50% off" (id serial primary key, "discount %" int, "a%sb" text)')
+    table = f"{T}/50%25%20off"
+    try:
+        status, body = api.post(table, {"resource": [{"discount %": 10, "a%sb": "x"}]})
+        assert status == 200, body
+        (new_id,) = [r["id"] for r in body["resource"]]
+        many = [{"discount %": n, "a%sb": f"r{n}"} for n in range(40)]  # the COPY path
+        assert api.post(table, {"resource": many})[0] == 200
+        status, body = api.get(table, filter='("discount %" = 10)', fields="a%sb")
+        assert status == 200, body
+        assert body["resource"] == [{"a%sb": "x"}, {"a%sb": "r10"}]
+        status, body = api.patch(f"{table}/{new_id}", {"discount %": 11})
+        assert status == 200, body
+        assert api.get(f"{table}/{new_id}")[1]["discount %"] == 11
+        status, body = api.get(table, group="a%sb", fields="a%sb,COUNT(discount %)", limit="1")
+        assert status == 200, body
+        assert api.delete(f"{table}/{new_id}")[0] == 200
+        assert api.get(table, include_count="true", limit="1")[1]["meta"]["count"] == 40
+    finally:
+        pg.execute('DROP TABLE "50% off"')

@@ -93,7 +93,8 @@ class Options:
         return None
 
     def flag(self, name: str) -> bool:
-        return is_true(self.get(name))
+        value = self.get(name)
+        return value is not None and is_true(value)  # most options are absent
 
     def raw_query(self) -> Mapping[str, str]:
         return self._query

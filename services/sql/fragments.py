@@ -6,6 +6,7 @@ every value is appended to `params` and stands as a placeholder. The SQL keyword
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from psycopg import sql
@@ -19,6 +20,7 @@ _ALIAS = sql.Identifier("_t")
 _PATTERN_NEGATED = frozenset({"not like", "not contains", "not starts with", "not ends with"})
 
 
+@functools.lru_cache(maxsize=8192)  # names repeat; composing one costs more than the lookup
 def ident(*names: str) -> sql.Identifier:
     """A quoted name in a statement that runs with bound parameters (every statement built
     here does, even with none): psycopg reads `%` as a placeholder even inside quotes, so it is

@@ -71,9 +71,9 @@ class LiveService:
 
     def extras(self, cache: SchemaCache, *, refresh: bool = False) -> Extras:
         """Comments, indexes and constraints of the relations in `cache`, kept alongside it."""
-        schemas = sorted({t.schema for t in cache.tables.values()})
 
         def build() -> Extras:
+            schemas = sorted({t.schema for t in cache.tables.values()})
             if not schemas:
                 return {}
             return executor.read(self, lambda conn: read_extras(conn, schemas), catalog=True)

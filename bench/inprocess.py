@@ -1,7 +1,7 @@
 """The gateway's own CPU per request, in process: a steady figure for before/after a change.
 
     python bench/inprocess.py [--requests 3000] [--rounds 5] [--workloads W1 W2 W4 W5]
-                              [--profile W1]
+                              [--profile W1 [--pstats FILE]]
 
 No server and no load generator: `gateway.wsgi.application` is called directly with synthetic
 environs (bench/auth_overhead.py's), as an admin, so what is measured is the gateway's Python
@@ -138,11 +138,15 @@ def measure(
     return per_round
 
 
-def profile(app: WsgiApp, w: Workload, headers: dict[str, str], count: int) -> str:
-    profiler = cProfile.Profile()
+def profile(
+    app: WsgiApp, w: Workload, headers: dict[str, str], count: int, dump: str | None = None
+) -> str:
+    profiler = cProfile.Profile(time.process_time)  # CPU, not waits on PostgreSQL
     profiler.enable()
     run_turn(app, w, headers, count)
     profiler.disable()
+    if dump:
+        profiler.dump_stats(dump)  # every function, libraries included: `python -m pstats FILE`
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("tottime")
@@ -166,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     p.add_argument("--profile", choices=list(WORKLOADS), help="cProfile one workload")
+    p.add_argument("--pstats", metavar="FILE", help="with --profile: also save the whole profile")
     args = p.parse_args(argv)
     command = shlex.join(
         ["python", "bench/inprocess.py", *(sys.argv[1:] if argv is None else argv)]
@@ -182,7 +187,9 @@ def main(argv: list[str] | None = None) -> int:
         workloads = [WORKLOADS[k] for k in args.workloads]
         results = measure(application, workloads, headers, args)
         profiled = (
-            profile(application, WORKLOADS[args.profile], headers, 2000) if args.profile else ""
+            profile(application, WORKLOADS[args.profile], headers, 2000, args.pstats)
+            if args.profile
+            else ""
         )
     finally:
         with fixture.connect(fixture.DATABASE) as conn:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest
+
+from core.environ_request import RequestLike
 
 
-def client_address(request: HttpRequest) -> str:
+def client_address(request: RequestLike) -> str:
     """REMOTE_ADDR; behind trusted proxies (GATEWAY_TRUST_X_FORWARDED_FOR), the address the
     outermost trusted proxy saw.
 

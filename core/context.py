@@ -8,18 +8,19 @@ it to every registered observer. It never holds a body, a key, a token or a pass
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import time
-import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from django.http import HttpRequest, HttpResponseBase
-
 from core.client import client_address
+from core.environ_request import RequestLike
+from core.responses import Answer
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,25 @@ class Caller(Protocol):
 
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+class _RequestIds:
+    """New request ids: 32 hex digits, a random per-process half and a counter (a uuid4 per
+    request cost a system call; ids only need to be unique, nobody has to guess them)."""
+
+    def __init__(self) -> None:
+        self.reseed()
+
+    def reseed(self) -> None:
+        self._prefix = os.urandom(8).hex()
+        self._counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter):016x}"
+
+
+_ids = _RequestIds()
+os.register_at_fork(after_in_child=_ids.reseed)  # a forked worker must not repeat its parent's
 
 
 @dataclass(slots=True)
@@ -97,7 +117,7 @@ class RequestContext:
         self.is_admin = principal.is_admin
 
 
-Observer = Callable[[RequestContext, HttpResponseBase], None]
+Observer = Callable[[RequestContext, Any], None]  # the response: an Answer (core.responses)
 
 _current: ContextVar[RequestContext | None] = ContextVar("request_context", default=None)
 _observers: list[Observer] = []
@@ -127,11 +147,11 @@ def note_rows(count: int) -> None:
         context.rows = count
 
 
-def begin(request: HttpRequest) -> tuple[RequestContext, Any]:
+def begin(request: RequestLike) -> tuple[RequestContext, Any]:
     """Open the context of a request; returns it and the token that finish() needs."""
     given = request.META.get("HTTP_X_REQUEST_ID", "")
     context = RequestContext(
-        request_id=given if _REQUEST_ID.match(given) else uuid.uuid4().hex,
+        request_id=given if _REQUEST_ID.match(given) else _ids.next(),
         method=request.method or "GET",
         path=request.path_info,
         client=client_address(request),
@@ -140,7 +160,7 @@ def begin(request: HttpRequest) -> tuple[RequestContext, Any]:
     return context, _current.set(context)
 
 
-def finish(context: RequestContext, token: Any, response: HttpResponseBase) -> None:
+def finish(context: RequestContext, token: Any, response: Answer) -> None:
     """Record the outcome, tag the answer with the request id, run the observers."""
     context.status = response.status_code
     response["X-Request-ID"] = context.request_id

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from django.http import HttpRequest
+from core.environ_request import RequestLike
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,12 +19,12 @@ class Credentials:
 
 
 def extract_credentials(
-    request: HttpRequest, query: Mapping[str, str] | None = None
+    request: RequestLike, query: Mapping[str, str] | None = None
 ) -> Credentials:
     """API key: ?api_key, then the header. Token: Bearer, the header, then ?session_token."""
     meta = request.META
     if query is None:
-        query = request.GET
+        query = query_params(request)
     api_key = query.get("api_key") or meta.get("HTTP_X_DREAMFACTORY_API_KEY") or None
     token = None
     auth = meta.get("HTTP_AUTHORIZATION", "")
@@ -35,7 +35,7 @@ def extract_credentials(
     return Credentials(api_key=api_key, session_token=token)
 
 
-def query_params(request: HttpRequest) -> dict[str, str]:
+def query_params(request: RequestLike) -> dict[str, str]:
     """The query string as a plain dict (last value wins, as QueryDict's [] does).
 
     Cheaper than building Django's QueryDict on the data API's hot path.

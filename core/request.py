@@ -1,4 +1,5 @@
-"""Stage 1 of the data API: an HttpRequest becomes plain parts, and HttpRequest stops here.
+"""Stage 1 of the data API: a request (Django's or core.environ_request's) becomes plain parts;
+the request object stops here.
 
 ApiRequest is what every later stage sees: the verb after tunnelling, the service and the path
 below it, the query, the raw body, the credentials and the few headers that matter. Nothing
@@ -11,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest
 
 from core.credentials import Credentials, extract_credentials, query_params
+from core.environ_request import RequestLike
 from core.errors import BadRequest, MethodNotAllowed
 
 DATA_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -66,7 +67,7 @@ def effective_verb(method: str, meta: Mapping[str, str], query: Mapping[str, str
     return "PATCH" if verb == "MERGE" else verb
 
 
-def _raw_body(request: HttpRequest) -> tuple[bytes | None, bool]:
+def _raw_body(request: RequestLike) -> tuple[bytes | None, bool]:
     meta = request.META
     if meta.get("CONTENT_LENGTH", "") in ("", "0") and "chunked" not in meta.get(
         "HTTP_TRANSFER_ENCODING", ""
@@ -78,7 +79,7 @@ def _raw_body(request: HttpRequest) -> tuple[bytes | None, bool]:
         return None, True
 
 
-def read_request(request: HttpRequest, service: str, resource: str) -> ApiRequest:
+def read_request(request: RequestLike, service: str, resource: str) -> ApiRequest:
     """The plain parts of a data API request (`resource`: the URL path below the service)."""
     meta = request.META
     query = query_params(request)

@@ -10,7 +10,10 @@ the method is allowed and 405 when it is not.
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpResponse
+
+from core.environ_request import RequestLike
+from core.responses import Answer
 
 SECURITY_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
@@ -29,7 +32,7 @@ def _allowed_origin(origin: str) -> str | None:
     return origin if origin in allowed else None
 
 
-def preflight(request: HttpRequest) -> HttpResponse | None:
+def preflight(request: RequestLike) -> HttpResponse | None:
     """The answer to a CORS preflight, or None when the request is not one."""
     if request.method != "OPTIONS":
         return None
@@ -52,7 +55,7 @@ def preflight(request: HttpRequest) -> HttpResponse | None:
     return response
 
 
-def finish(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+def finish(request: RequestLike, response: Answer) -> Answer:
     """Add the security headers, and the CORS headers for an allowed origin."""
     for name, value in SECURITY_HEADERS:
         response[name] = value

@@ -13,6 +13,7 @@ from django.shortcuts import render
 
 from core.credentials import extract_credentials, query_params
 from core.errors import BadRequest, Forbidden, GatewayError
+from core.responses import ApiResponse
 from gateway import pipeline
 from gateway.views import error_response
 from rbac.policy import authenticate, require_credentials
@@ -25,7 +26,8 @@ def service_spec(request: HttpRequest, service: str) -> HttpResponseBase:
     try:
         if request.method != "GET":
             raise BadRequest(f"The {request.method} verb is not supported on api_docs.")
-        return pipeline.handle(request, service, "_spec")
+        answer = pipeline.handle(request, service, "_spec")
+        return answer.as_django() if isinstance(answer, ApiResponse) else answer
     except GatewayError as exc:
         return error_response(exc)
 

@@ -16,7 +16,9 @@ from django.urls import Resolver404, resolve
 
 from core.context import begin, finish
 from core.context import current as current_context
+from core.environ_request import RequestLike
 from core.errors import InternalError, NotFound, UriTooLong
+from core.responses import Answer, ApiResponse
 from gateway import cors
 from gateway.views import data_api, error_response
 
@@ -42,14 +44,15 @@ class ApiMiddleware:
         path = request.path_info
         if not path.startswith("/api/"):
             return self.get_response(request)
-        return serve_api(request)
+        response = serve_api(request)
+        return response.as_django() if isinstance(response, ApiResponse) else response
 
 
-def serve_api(request: HttpRequest) -> HttpResponseBase:
+def serve_api(request: RequestLike) -> Answer:
     """Every /api/ request: CORS preflight, the system or data API, then the common headers;
     the request's context (gateway/context.py) goes to the observers (audit, metrics)."""
     context, token = begin(request)
-    response: HttpResponseBase | None = None
+    response: Answer | None = None
     try:
         response = cors.preflight(request)
         context.preflight = response is not None
@@ -58,7 +61,7 @@ def serve_api(request: HttpRequest) -> HttpResponseBase:
             too_long = _url_too_long(request)
             if too_long is not None:
                 response = error_response(too_long)
-            elif is_system_path(path):
+            elif is_system_path(path) and isinstance(request, HttpRequest):
                 response = _system(request, path)
             else:
                 response = data_api(request)
@@ -69,7 +72,7 @@ def serve_api(request: HttpRequest) -> HttpResponseBase:
         finish(context, token, response)
 
 
-def _url_too_long(request: HttpRequest) -> UriTooLong | None:
+def _url_too_long(request: RequestLike) -> UriTooLong | None:
     """URLs over GATEWAY_MAX_URL_BYTES get the envelope (the servers' own limits, 64 KiB for
     granian, answer bare 414s; keep ours below them)."""
     size = len(request.META.get("PATH_INFO", "")) + len(request.META.get("QUERY_STRING", ""))

@@ -1,6 +1,6 @@
 """The data API pipeline: the ordered stages of a request, readable top to bottom.
 
-    1 request      HttpRequest -> ApiRequest (core/request.py); HttpRequest stops here
+    1 request      request -> ApiRequest (core/request.py); the request object stops here
     2 authenticate credentials -> Principal (rbac/policy.py)
     3 resolve      namespace -> LiveService (services/registry.py)
     4 authorize    (Principal, service, component, verb) -> Grant (rbac/policy.py)
@@ -9,7 +9,7 @@
     7 bind         Plan x catalog -> Bound plan, + the role's row filter (services/plan/bind.py)
     8 compile      Bound plan -> Statement (services/sql/plan.py)
     9 execute      -> Result, through the one executor (services/execution/run.py)
-   10 respond      Result -> HttpResponse (gateway/respond.py)
+   10 respond      Result -> ApiResponse or HttpResponse (gateway/respond.py)
 
 Every resource of a service (`_table`, `_schema`, `_func`, `_proc`, `_sql`, `_spec`) takes
 this one path. Each stage is timed for Server-Timing. Errors are GatewayErrors, rendered once
@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import time
 
-from django.http import HttpRequest, HttpResponseBase
-
 from core.context import current as current_context
+from core.environ_request import RequestLike
 from core.errors import GatewayError
 from core.request import ApiRequest, read_request
+from core.responses import Answer
 from gateway.respond import respond
 from limits.enforce import LimitExceeded, enforce
 from limits.rules import Caller
@@ -64,7 +64,7 @@ class Clock:
         self._mark = now
 
 
-def handle(request: HttpRequest, service: str, resource: str) -> HttpResponseBase:
+def handle(request: RequestLike, service: str, resource: str) -> Answer:
     """Run one data API request through every stage."""
     clock = Clock()
     req = read_request(request, service, resource)  # 1

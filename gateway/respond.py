@@ -1,4 +1,4 @@
-"""Stage 10, respond: the execute stage's Result -> an HttpResponse.
+"""Stage 10, respond: the execute stage's Result -> an answer (core.responses.ApiResponse).
 
 Bytes built by PostgreSQL pass through untouched; other JSON values are serialised once; row
 streams go out as they come; cached answers carry their ETag and X-Cache and answer 304 to a
@@ -8,10 +8,10 @@ matching If-None-Match. Every answer carries the stage timings and the rate-limi
 from __future__ import annotations
 
 import orjson
-from django.http import HttpResponseBase, HttpResponseNotModified, StreamingHttpResponse
+from django.http import HttpResponseNotModified, StreamingHttpResponse
 
 from core.request import ApiRequest
-from core.responses import json_response, server_timing
+from core.responses import Answer, json_response, server_timing
 from services.execution.read_cache import matches
 from services.execution.run import Cached, Result
 from services.execution.stream import RowStream
@@ -22,8 +22,8 @@ def respond(
     timings: list[tuple[str, float]],
     req: ApiRequest,
     extra_headers: dict[str, str],
-) -> HttpResponseBase:
-    response: HttpResponseBase
+) -> Answer:
+    response: Answer
     if isinstance(result, RowStream):
         # NDJSON/CSV rows as they come; the timings cover the stages up to the first batch
         response = StreamingHttpResponse(result, content_type=result.content_type)

@@ -11,10 +11,11 @@ import time
 
 import orjson
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_safe
 
 from core.context import note_error
+from core.environ_request import RequestLike
 from core.errors import (
     BadRequest,
     GatewayError,
@@ -23,6 +24,7 @@ from core.errors import (
     NotFound,
     render_error,
 )
+from core.responses import Answer
 from gateway import metrics, pipeline, readiness
 
 log = logging.getLogger("gateway")
@@ -48,7 +50,7 @@ def _timed(response: HttpResponse, started: float) -> HttpResponse:
     return response
 
 
-def data_api(request: HttpRequest) -> HttpResponseBase:
+def data_api(request: RequestLike) -> Answer:
     """Every /api/v2/<service>/... request that is not the system API."""
     started = time.perf_counter()
     match = DATA_PATH.match(request.path_info)

@@ -1,10 +1,12 @@
 """WSGI entry point (granian / gunicorn).
 
 Data API requests (`/api/v2/<service>/...`) go straight to gateway.middleware.serve_api with a
-WSGIRequest, skipping Django's handler: its per-request signals (close_old_connections,
-cache and urlconf resets) and the middleware chain cost about as much as our whole pipeline
-and do nothing for these requests. Everything else (admin, system API, health) is served by
-Django as usual, and ApiMiddleware routes data paths there too (the test client's path).
+core.environ_request.EnvironRequest, skipping Django's handler: its per-request signals
+(close_old_connections, cache and urlconf resets) and the middleware chain cost about as much
+as our whole pipeline and do nothing for these requests. Successful answers come back as
+core.responses.ApiResponse and go out as they are. Everything else (admin, system API,
+health) is served by Django as usual, and ApiMiddleware routes data paths there too (the test
+client's path).
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ if _problem is not None:  # the server exits: better than failing every request
     raise SystemExit(3)
 
 from django.conf import settings  # noqa: E402  (after Django is set up)
-from django.core.handlers.wsgi import WSGIRequest  # noqa: E402
 from django.http import HttpResponse  # noqa: E402
 
+from core.environ_request import EnvironRequest  # noqa: E402
 from core.errors import PayloadTooLarge, render_error  # noqa: E402
+from core.responses import ApiResponse  # noqa: E402
 from gateway.middleware import is_data_path, serve_api  # noqa: E402
 
 
@@ -66,7 +69,10 @@ def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
     path = environ.get("PATH_INFO", "")
     if not is_data_path(path):
         return django_application(environ, start_response)
-    response = serve_api(WSGIRequest(environ))
+    response = serve_api(EnvironRequest(environ))
+    if isinstance(response, ApiResponse):
+        start_response(f"{response.status_code} {response.reason_phrase}", response.header_list())
+        return [] if environ.get("REQUEST_METHOD") == "HEAD" else [response.content]
     start_response(f"{response.status_code} {response.reason_phrase}", list(response.items()))
     if environ.get("REQUEST_METHOD") == "HEAD":  # answered as GET, without the body
         response.close()

@@ -12,6 +12,7 @@ from typing import Any
 from psycopg import sql
 
 from services.plan.routine_args import BoundArg, BoundCall
+from services.sql.cache import statements
 from services.sql.compile import Statement
 from services.sql.fragments import ident
 
@@ -51,27 +52,56 @@ def _invocation(call: BoundCall, params: list[Any]) -> sql.Composable:
     )
 
 
+def _shape(kind: str, call: BoundCall) -> tuple[Any, ...]:
+    """What decides a call's statement text (never its values): the routine and, per argument,
+    its parameter and the form its value takes."""
+    return (
+        kind,
+        id(call.routine),
+        call.named,
+        tuple((a.param.position, a.form) for a in call.args),
+    )
+
+
+def _values(call: BoundCall) -> list[Any]:
+    return [arg.value for arg in call.args]
+
+
 def compile_function(call: BoundCall) -> Statement:
-    """One row, one text column: the result's JSON (a scalar, an object, or an array of rows)."""
-    params: list[Any] = []
+    """One row, one text column: the result's JSON (a scalar, an object, or an array of rows).
+    The text is rendered once per call shape (services/sql/cache.py)."""
+    params = _values(call)
+    text = statements.text(
+        _shape("function", call), lambda p: _compose_function(call, p), params, call.routine
+    )
+    return Statement(text, params)
+
+
+def _compose_function(call: BoundCall, params: list[Any]) -> sql.Composable:
     fn = _invocation(call, params)
     routine = call.routine
     if routine.shape == "void":  # the (empty) value is not read: the answer is null
-        return Statement(sql.SQL("SELECT {}").format(fn), params)
+        return sql.SQL("SELECT {}").format(fn)
     if not routine.returns_set:
-        return Statement(sql.SQL("SELECT to_json({})::text").format(fn), params)
+        return sql.SQL("SELECT to_json({})::text").format(fn)
     if routine.shape == "scalar":  # SETOF integer, RETURNS TABLE(x int): rows of one column
         rows = sql.SQL("(SELECT _f._v AS {} FROM {} AS _f(_v))").format(
             ident(routine.value_column), fn
         )
-        return Statement(sql.SQL("SELECT {} FROM {} AS _r").format(_ROWS, rows), params)
-    return Statement(sql.SQL("SELECT {} FROM {} AS _r").format(_ROWS, fn), params)
+        return sql.SQL("SELECT {} FROM {} AS _r").format(_ROWS, rows)
+    return sql.SQL("SELECT {} FROM {} AS _r").format(_ROWS, fn)
 
 
 def compile_procedure(call: BoundCall) -> Statement:
     """`CALL schema.proc(...)`: one row of the OUT/INOUT values, or no result at all."""
-    params: list[Any] = []
-    return Statement(sql.SQL("CALL {}").format(_invocation(call, params)), params)
+    params = _values(call)
+    text = statements.text(
+        _shape("procedure", call),
+        lambda p: sql.SQL("CALL {}").format(_invocation(call, p)),
+        params,
+        call.routine,
+    )
+    return Statement(text, params)
 
 
 def compile_value_check(arg: BoundArg) -> Statement:

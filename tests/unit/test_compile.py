@@ -89,6 +89,16 @@ def test_function_call_snapshot() -> None:
     assert params == [1, 2]
 
 
+def test_a_call_shape_is_rendered_once_and_values_stay_parameters() -> None:
+    first = compile_plan(bind("POST", "_func/add_numbers", None, {"params": [1, 2]}))
+    again = compile_plan(bind("POST", "_func/add_numbers", None, {"params": [3, 4]}))
+    assert first is not None and again is not None
+    assert again.query is first.query  # the same text object: rendered once for the shape
+    assert again.params == [3, 4]
+    three = compile_plan(bind("POST", "_func/add_numbers", None, {"params": [1, 2, 3]}))
+    assert three is not None and three.query != first.query  # another overload, another text
+
+
 def test_procedure_call_snapshot() -> None:
     text, params = compiled("POST", "_proc/archive_orders", body={"params": ["2024-01-01"]})
     assert text == (

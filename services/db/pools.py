@@ -135,17 +135,18 @@ class ServicePool:
         own user.
         """
         pool, conn = self._acquire()
+        # No `with conn:` here: pooled connections are in autocommit, so its commit at the end
+        # would only cost a lock and a round of psycopg's wait loop per request; a transaction
+        # a block opened is closed by its own `conn.transaction()`, and the pool rolls back
+        # anything still open when the connection comes back.
         try:
-            with conn:
-                identity = (
-                    db_identity.current() if self.config.use_db_roles and not catalog else None
-                )
-                if identity is None:
+            identity = db_identity.current() if self.config.use_db_roles and not catalog else None
+            if identity is None:
+                yield conn
+            else:
+                with conn.transaction():
+                    db_identity.apply(conn, identity)
                     yield conn
-                else:
-                    with conn.transaction():
-                        db_identity.apply(conn, identity)
-                        yield conn
         finally:
             pool.putconn(conn)  # a broken connection is discarded and replaced by the pool
 

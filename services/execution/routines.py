@@ -99,7 +99,7 @@ def call_routine(live: LiveService, bound: BoundRoutineCall, stmt: Statement) ->
     call, prefix = bound.call, bound.prefix
     with executor.connection(live, write=True) as conn:
         try:
-            cursor = conn.execute(stmt.query, stmt.params)
+            cursor = executor.run(conn, stmt.query, stmt.params)
             row = cursor.fetchone() if cursor.description is not None else None
             columns = [c.name for c in cursor.description] if cursor.description else None
         except psycopg.Error as exc:

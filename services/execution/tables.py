@@ -29,7 +29,7 @@ _BATCH_VERB = {"create": "created", "update": "updated", "delete": "deleted"}
 
 
 def _one(conn: psycopg.Connection[Any], stmt: Statement) -> Any:
-    row = conn.execute(stmt.query, stmt.params).fetchone()
+    row = executor.run(conn, stmt.query, stmt.params).fetchone()
     return None if row is None else row[0]
 
 
@@ -64,7 +64,7 @@ def run_read(
         return executor.read(live, lambda conn: _key_read(conn, read, stmt))
 
     def page(conn: psycopg.Connection[Any]) -> tuple[str, int, bool]:
-        row = conn.execute(stmt.query, stmt.params).fetchone()
+        row = executor.run(conn, stmt.query, stmt.params).fetchone()
         rows_json, count, more = row if row else ("[]", 0, False)
         if more:
             where = combine(read.where, row_filter)
@@ -163,7 +163,7 @@ def _apply(
         raise record.error
     stmt = _record_statement(write, record, row_filter)
     try:
-        row = conn.execute(stmt.query, stmt.params).fetchone()
+        row = executor.run(conn, stmt.query, stmt.params).fetchone()
     except psycopg.Error as exc:
         raise classify(exc) from None
     if row is None or row[0] is None:

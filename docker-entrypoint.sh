@@ -1,5 +1,6 @@
 #!/bin/sh
-# Container entry point: optionally migrate the metadata database, then run the command (granian).
+# Container entry point: optionally migrate the metadata database and the audit store, then run
+# the command (granian).
 set -eu
 
 # The local-memory cache is private to each process: several workers would each keep their own
@@ -15,6 +16,7 @@ case "${CACHE_URL:-}" in
 esac
 
 if [ "${MIGRATE_ON_START:-0}" = "1" ]; then
+    # both: the metadata database, then the audit store (GATEWAY_AUDIT_DATABASE_URL)
     python manage.py migrate --noinput
 fi
 

@@ -1,4 +1,5 @@
-"""Read-only admin for the audit trail: filter, search, look, export as JSON lines.
+"""Read-only admin for the audit trail: filter, search, look, export as JSON lines. Reads the
+audit store (Django's admin follows audit/router.py).
 
 Never lets anyone add, change or delete an event here (retention and `purge_audit` delete).
 """

@@ -1,5 +1,6 @@
 """JSON-lines export of audit events (`manage.py export_audit`, the admin's export action):
-one JSON object per line, ISO 8601 times, streamed with .iterator() so memory stays flat.
+one JSON object per line, ISO 8601 times, streamed with .iterator() so memory stays flat. Reads
+the audit store (AuditEvent's queries go there through audit/router.py).
 
 Never loads a whole table into memory; never writes anything but the AuditEvent fields.
 """

@@ -1,4 +1,5 @@
-"""AuditEvent: one row per /api/ call (issue #6 item 3).
+"""AuditEvent: one row per /api/ call (issue #6 item 3), in the audit store (the database alias
+"audit": audit/router.py sends it there and nowhere else).
 
 Never a foreign key (an event outlives the app, user, role or service it names: plain ids plus
 names) and never a body, header, key, token or password.

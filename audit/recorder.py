@@ -1,10 +1,12 @@
-"""The audit observer and its flusher (issue #6 item 3).
+"""The audit observer and its flusher (issue #6 item 3, issue #12).
 
 After every /api/ request the observer appends one Row to an in-process buffer (GATEWAY_AUDIT
 "db"), writes one JSON line to the logger `gateway.audit` ("log"), or does nothing ("off"); a
-daemon thread writes the buffer to the metadata database in batches. Never a database round
-trip on the request path, and never a body, header, key, token or password (a RequestContext
-holds none of them).
+daemon thread writes the buffer to the audit store (audit/store.py: a database of its own, never
+the metadata database) in batches, deletes what retention says (by age and by count, in bounded
+batches), and the process's exit flushes what is left. Never a database round trip on the
+request path, and never a body, header, key, token or password (a RequestContext holds none of
+them).
 """
 
 from __future__ import annotations
@@ -13,25 +15,27 @@ import logging
 import os
 import threading
 import time
+from datetime import datetime
 
 import orjson
 from django.conf import settings
 from django.db import DatabaseError, connections, router, transaction
-from django.db.models import Field
 from django.http import HttpResponseBase
-from psycopg import sql
 
 from audit.buffer import Buffer
 from audit.models import AuditEvent
-from audit.record import FIELDS, Row, as_json_ready, copy_values, fields_of, row_from
-from audit.retention import purge
+from audit.record import Row, as_json_ready, fields_of, row_from
+from audit.retention import delete_through, purge_some, trim_cutoff
+from audit.store import insert_rows
 from core.context import RequestContext
 from core.shutdown import at_exit
 
 log = logging.getLogger(__name__)
 stream = logging.getLogger("gateway.audit")  # "log" mode: one JSON line per event
 
-PURGE_EVERY = 3600.0  # seconds between two retention purges by the flusher
+PURGE_EVERY = 3600.0  # seconds between two retention purges by age by the flusher
+TRIM_EVERY = 60.0  # seconds between two checks of GATEWAY_AUDIT_MAX_EVENTS by the flusher
+RETENTION_BATCHES = 20  # delete statements (of retention.DELETE_BATCH events) per flush at most
 RETRY_AFTER = 0.1  # seconds before the flusher tries a failed write once more
 
 
@@ -42,56 +46,11 @@ def _database_name(alias: str) -> str:
 def _shareable(alias: str) -> bool:
     """Whether a second thread may write the database. Not an in-memory SQLite one: ":memory:"
     is private to its connection, and the test runner's shared-cache one answers "table is
-    locked" at once instead of waiting, so a flusher would fail the request threads' writes."""
+    locked" at once instead of waiting, so a flusher would fail the other threads' reads."""
     connection = connections[alias]
     name = str(connection.settings_dict.get("NAME") or "")
     in_memory = name == ":memory:" or "mode=memory" in name  # as Django's sqlite3 backend tells
     return not (connection.vendor == "sqlite" and in_memory)
-
-
-# PostgreSQL types of the FIELDS, for binary COPY (no text formatting of each value)
-_COPY_TYPES = (
-    "timestamptz",
-    "varchar",
-    "int4",
-    "varchar",
-    "int4",
-    "varchar",
-    "int4",
-    "varchar",
-    "varchar",
-    "varchar",
-    "varchar",
-    "int2",
-    "float8",
-    "int8",
-    "varchar",
-    "bool",
-)
-
-
-def _column(name: str) -> str:
-    field = AuditEvent._meta.get_field(name)
-    if not isinstance(field, Field) or field.column is None:
-        raise TypeError(f"audit field {name} is no column")  # a bug: FIELDS are columns
-    return field.column
-
-
-def insert_rows(rows: list[Row], alias: str) -> None:
-    """Write rows: binary COPY on PostgreSQL (a few µs of CPU an event, against 42 for
-    bulk_create), bulk_create elsewhere (SQLite)."""
-    connection = connections[alias]
-    if connection.vendor != "postgresql":
-        AuditEvent.objects.using(alias).bulk_create([AuditEvent(**fields_of(r)) for r in rows])
-        return
-    columns = [sql.Identifier(_column(n)) for n in FIELDS]
-    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-        sql.Identifier(AuditEvent._meta.db_table), sql.SQL(", ").join(columns)
-    )
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-        copy.set_types(_COPY_TYPES)
-        for row in rows:
-            copy.write_row(copy_values(row))
 
 
 class Recorder:
@@ -110,7 +69,9 @@ class Recorder:
         self._stopping: threading.Event | None = None
         self._started = False  # the first buffered event decides whether a flusher runs
         self._database: str | None = None  # the database the buffered events belong to
-        self._last_purge = float("-inf")
+        self._last_purge = self._last_trim = float("-inf")
+        self._purging = self._trimming = False  # a purge with more to delete than one flush's
+        self._trim_cutoff: datetime | None = None  # the time a trim under way deletes through
 
     # --- the request path ----------------------------------------------------------------
 
@@ -142,10 +103,10 @@ class Recorder:
             alias = router.db_for_write(AuditEvent)
             self._database = _database_name(alias)
             if automatic and not _shareable(alias):
-                log.info("audit: in-memory SQLite metadata database; events wait for flush()")
+                log.info("audit: in-memory SQLite audit store; events wait for flush()")
                 return
             stopping = threading.Event()
-            self._last_purge = float("-inf")  # a new flusher purges at its first write
+            self._last_purge = self._last_trim = float("-inf")  # purged at its first flush
             thread = threading.Thread(
                 target=self._run, args=(stopping,), name="audit-flusher", daemon=True
             )
@@ -204,7 +165,7 @@ class Recorder:
 
     def _same_database(self, alias: str) -> bool:
         """Whether `alias` is still the database the buffered events were recorded for (only a
-        test runner swaps the metadata database under a live process)."""
+        test runner swaps the audit store under a live process)."""
         return self._database is None or _database_name(alias) == self._database
 
     def _write(self, rows: list[Row], alias: str, *, retry: bool) -> int:
@@ -222,22 +183,43 @@ class Recorder:
         return 0
 
     def _purge_now_and_then(self) -> None:
-        """The retention purge, at most once per PURGE_EVERY; a failed one is tried again at
+        """Retention, off the request path: by age at most once per PURGE_EVERY, by count at
+        most once per TRIM_EVERY, each at most RETENTION_BATCHES delete statements per flush (a
+        purge with more to do carries on at the next flush). A failed one is tried again at
         the next flush."""
         days = int(settings.GATEWAY_AUDIT_RETENTION_DAYS)
+        limit = int(settings.GATEWAY_AUDIT_MAX_EVENTS)
         now = time.monotonic()
-        if days <= 0 or now - self._last_purge < PURGE_EVERY:
+        age_due = days > 0 and (self._purging or now - self._last_purge >= PURGE_EVERY)
+        size_due = limit > 0 and (self._trimming or now - self._last_trim >= TRIM_EVERY)
+        if not (age_due or size_due):
             return
         try:
             if not self._same_database(router.db_for_write(AuditEvent)):
                 return
-            deleted = purge(days)
+            if age_due:
+                deleted, done = purge_some(days, max_batches=RETENTION_BATCHES)
+                self._last_purge, self._purging = now, not done
+                if deleted:
+                    log.info("audit: purged %d events older than %d days", deleted, days)
+            if size_due:
+                if self._trim_cutoff is None:
+                    keep = limit - limit // 20  # 95 %: the store is counted once per 5 % written
+                    self._trim_cutoff = trim_cutoff(limit, keep)
+                deleted, done = 0, True
+                if self._trim_cutoff is not None:  # over the limit: delete, or carry on deleting
+                    deleted, done = delete_through(self._trim_cutoff, max_batches=RETENTION_BATCHES)
+                self._last_trim, self._trimming = now, not done
+                if done:
+                    self._trim_cutoff = None
+                if deleted:
+                    log.info(
+                        "audit: deleted the %d oldest events (GATEWAY_AUDIT_MAX_EVENTS=%d)",
+                        deleted,
+                        limit,
+                    )
         except Exception:
             log.exception("audit: retention purge failed; trying again at the next flush")
-            return
-        self._last_purge = now
-        if deleted:
-            log.info("audit: purged %d events older than %d days", deleted, days)
 
     # --- control (process exit, tests) ---------------------------------------------------
 

@@ -6,14 +6,16 @@ cache buys (issue #6).
 
 Set-up, production-like: the fixture `gateway_bench.bench_orders` (bench/fixture.py, 1M rows);
 metadata in PostgreSQL (database `gateway_bench_meta` on the same server, created when absent,
-migrated every run, its objects re-created); the cache in Redis (`CACHE_URL` db 13 with a
+migrated every run, its objects re-created); the audit store in PostgreSQL too
+(`GATEWAY_AUDIT_DATABASE_URL`: database `gateway_bench_audit` on the same server, created when
+absent, migrated and emptied every run); the cache in Redis (`CACHE_URL` db 13 with a
 `CACHE_KEY_PREFIX`; this prefix's keys are deleted first); `PROMETHEUS_MULTIPROC_DIR` a fresh
 temp dir per server; `LOG_LEVEL=WARNING`. Two gateway servers run side by side, started as
 bench/run.py starts granian (4 workers, `--blocking-threads 1`) and stopped by process group:
 
   lean  GATEWAY_AUDIT=off, GATEWAY_METRICS=false; serves the service `bench`, which no limit
         names
-  full  GATEWAY_AUDIT=db (buffered, COPYed to gateway_bench_meta by each worker's flusher
+  full  GATEWAY_AUDIT=db (buffered, COPYed to gateway_bench_audit by each worker's flusher
         thread), GATEWAY_METRICS=true (multiprocess); serves the service `bench_full` (same
         database, same settings), which one active limit counts every call against (type
         instance.service, rate 1,000,000,000 per minute: never exceeded, but counted in Redis)
@@ -39,10 +41,10 @@ meter waits 1.3 s (the audit flush interval plus a margin) before its closing sn
 flusher's write of the slice's last events is counted; lean waits too.
 
 CPU accounting as bench/loadgen.py's CpuMeter (the server's process group; the PostgreSQL
-backends on gateway_bench and gateway_bench_meta), plus the CPU of backends that exited during
-the slice (the postmaster's reaped-children time: short-lived connections, such as a worker's
-first audit flush after its connection aged out, count there; so do other sessions' short
-connections on the server). After W1/W2 the audit table is checked to hold
+backends on gateway_bench, gateway_bench_meta and gateway_bench_audit), plus the CPU of backends
+that exited during the slice (the postmaster's reaped-children time: short-lived connections,
+such as a worker's first audit flush after its connection aged out, count there; so do other
+sessions' short connections on the server). After W1/W2 the audit store is checked to hold
 about one row per request sent to full; for W1h/W2h the hit ratio is read from /metrics
 (gateway_cache_total) over the measured slices, and counted from `X-Cache` in a check pass.
 
@@ -98,6 +100,7 @@ from bench.run import (  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "production.md"
 META_DATABASE = "gateway_bench_meta"
+AUDIT_DATABASE = "gateway_bench_audit"  # GATEWAY_AUDIT_DATABASE_URL
 CACHE_URL = "redis://127.0.0.1:6379/13"
 CACHE_KEY_PREFIX = "gwbench-production"
 LEAN_SERVICE = "bench"
@@ -166,9 +169,10 @@ WORKLOADS: dict[str, Workload] = {
 
 _SETUP = """
 import json
-from django.db import connection
+from django.db import connections, router
 from apikeys.api import new_key
 from apikeys.models import App
+from audit.models import AuditEvent
 from limits.models import Limit
 from rbac.models import Role, RoleServiceAccess, User
 from services.models import Service
@@ -205,29 +209,30 @@ limit = Limit.objects.create(
     name="bench-every-call", type="instance.service", rate={rate}, period=0,
     service=services[{full!r}],
 )
-with connection.cursor() as cursor:
-    cursor.execute("TRUNCATE audit_auditevent")
+with connections[router.db_for_write(AuditEvent)].cursor() as cursor:  # the audit store
+    cursor.execute(f"TRUNCATE {{AuditEvent._meta.db_table}}")
 print("SETUP " + json.dumps(dict(
     api_key=key, limit_id=limit.id, services={{n: s.id for n, s in services.items()}},
 )))
 """
 
 
-def meta_url() -> str:
+def pg_url(database: str) -> str:
+    """A postgres:// URL for `database` on the benchmark's server."""
     pg = fixture.server_params()
     auth = quote(pg["user"], safe="") + (
         ":" + quote(pg["password"], safe="") if pg["password"] else ""
     )
-    return f"postgres://{auth}@{pg['host']}:{pg['port']}/{META_DATABASE}"
+    return f"postgres://{auth}@{pg['host']}:{pg['port']}/{database}"
 
 
-def ensure_meta_database() -> None:
+def ensure_databases() -> None:
+    """Create the metadata database and the audit store when absent."""
     with fixture.connect("postgres") as admin:
-        if admin.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [META_DATABASE]
-        ).fetchone():
-            return
-        admin.execute(f'CREATE DATABASE "{META_DATABASE}"')
+        for database in (META_DATABASE, AUDIT_DATABASE):
+            exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database])
+            if exists.fetchone() is None:
+                admin.execute(f'CREATE DATABASE "{database}"')
 
 
 def server_env(workdir: Path, name: str, *, full: bool) -> dict[str, str]:
@@ -237,7 +242,8 @@ def server_env(workdir: Path, name: str, *, full: bool) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="gateway.settings",
-        DATABASE_URL=meta_url(),
+        DATABASE_URL=pg_url(META_DATABASE),
+        GATEWAY_AUDIT_DATABASE_URL=pg_url(AUDIT_DATABASE),
         CACHE_URL=CACHE_URL,
         CACHE_KEY_PREFIX=CACHE_KEY_PREFIX,
         PROMETHEUS_MULTIPROC_DIR=str(prometheus),
@@ -250,7 +256,8 @@ def server_env(workdir: Path, name: str, *, full: bool) -> dict[str, str]:
 
 
 def setup_metadata(env: dict[str, str]) -> dict[str, Any]:
-    """Migrate gateway_bench_meta; (re)create the admin, services, role, app key and limit."""
+    """Migrate gateway_bench_meta and gateway_bench_audit (`migrate` does both); (re)create the
+    admin, services, role, app key and limit; empty the audit store."""
     manage = [sys.executable, str(ROOT / "manage.py")]
     script = _SETUP.format(
         admin=ADMIN_EMAIL,
@@ -289,12 +296,12 @@ def clear_cache_prefix() -> int:
 
 
 class PgWatch:
-    """One monitoring connection (its own backend is never counted): the backends on the two
-    benchmark databases, the postmaster's pid, and the audit table's row count."""
+    """One monitoring connection (its own backend is never counted): the backends on the three
+    benchmark databases, the postmaster's pid, and the audit store's row count."""
 
     def __init__(self) -> None:
         self.conn = fixture.connect("postgres")
-        self.meta = fixture.connect(META_DATABASE)
+        self.audit = fixture.connect(AUDIT_DATABASE)
         row = self.conn.execute("SELECT pg_backend_pid()").fetchone()
         stat = _proc_fields(int(row[0])) if row else None
         self.postmaster: int | None = int(stat[1]) if stat else None  # our backend's parent
@@ -302,26 +309,26 @@ class PgWatch:
     def backends(self) -> list[int]:
         rows = self.conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = ANY(%s) AND pid <> pg_backend_pid()",
-            [[fixture.DATABASE, META_DATABASE]],
+            [[fixture.DATABASE, META_DATABASE, AUDIT_DATABASE]],
         ).fetchall()
         return [int(r[0]) for r in rows]
 
     def audit_rows(self, service: str) -> int:
-        row = self.meta.execute(
+        row = self.audit.execute(
             "SELECT count(*) FROM audit_auditevent WHERE service = %s", [service]
         ).fetchone()
         return int(row[0]) if row else 0
 
     def sessions(self) -> int:
-        """Connections ever opened to gateway_bench_meta (pg_stat_database, PostgreSQL 14+)."""
+        """Connections ever opened to the audit store (pg_stat_database, PostgreSQL 14+)."""
         row = self.conn.execute(
-            "SELECT sessions FROM pg_stat_database WHERE datname = %s", [META_DATABASE]
+            "SELECT sessions FROM pg_stat_database WHERE datname = %s", [AUDIT_DATABASE]
         ).fetchone()
         return int(row[0]) if row else 0
 
     def close(self) -> None:
         self.conn.close()
-        self.meta.close()
+        self.audit.close()
 
 
 def _proc_fields(pid: int) -> list[str] | None:
@@ -623,13 +630,13 @@ class Bench:
         note = (
             f"audit rows written: {audited:,} for {full.sent:,} requests counted by wrk "
             f"({audited - full.sent:+,}; wrk does not count calls in flight when it stops); "
-            f"{sessions:,} connections opened to {META_DATABASE} meanwhile (each worker's "
+            f"{sessions:,} connections opened to {AUDIT_DATABASE} meanwhile (each worker's "
             "flusher keeps one, renewed after CONN_MAX_AGE)"
         )
         print(f"[{w.key}] {note}", flush=True)
         self.checks.append(f"{w.key}: {note}")
         if abs(audited - full.sent) > max(50, full.sent // 100):
-            raise RuntimeError(f"{w.key}: the audit table did not get one row per request: {note}")
+            raise RuntimeError(f"{w.key}: the audit store did not get one row per request: {note}")
         self.record(
             w,
             Row(w, "lean", measures["lean"], lean.meter.exited_us),
@@ -971,10 +978,10 @@ def report(
             *verdict(bench.comparisons),
             "",
             "req/s: all slices; p50/p99: median of the slices; app CPU: the server's processes "
-            "per request (the audit flusher thread included); PG CPU: backends on gateway_bench "
-            "and gateway_bench_meta, plus (in brackets, included) backends of the whole server "
-            "that exited during the slice, per request; other load: cores busy with anything "
-            "else.",
+            "per request (the audit flusher thread included); PG CPU: backends on gateway_bench, "
+            "gateway_bench_meta and gateway_bench_audit, plus (in brackets, included) backends of "
+            "the whole server that exited during the slice, per request; other load: cores busy "
+            "with anything else.",
             "",
             "Checks:",
             "",
@@ -1041,7 +1048,7 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join([".venv/bin/python", "bench/production.py", *argv])
     print(f"command: {command}", flush=True)
     fixture.ensure_fixture()
-    ensure_meta_database()
+    ensure_databases()
     started, load_before = datetime.now(UTC), os.getloadavg()[0]
     print(f"load average before: {load_before:.2f}", flush=True)
     failure = ""

@@ -6,7 +6,9 @@ Starts the gateway as the Dockerfile runs it (granian WSGI, 4 workers x 1 blocki
 the production extras on: GATEWAY_AUDIT=db, metrics in multiprocess mode (a fresh
 PROMETHEUS_MULTIPROC_DIR), CACHE_URL on the local Redis with a run-unique CACHE_KEY_PREFIX
 (its keys are deleted at the end); the data cache stays off (the service does not enable it).
-The metadata database is a throwaway SQLite file, set up by bench.run.setup_gateway.
+The metadata database is a throwaway SQLite file, set up by bench.run.setup_gateway, and so is
+the audit store (GATEWAY_AUDIT_DATABASE_URL: `audit.sqlite3` in the same temp dir, WAL mode; the
+set-up's `migrate` migrates both).
 
 Steps, all on W1 (one row of gateway_bench.bench_orders by a random id, bench/fixture.py),
 authenticated with an admin session token, load from wrk (32 connections, 2 threads):
@@ -208,13 +210,20 @@ class RssSampler:
 # --- the server --------------------------------------------------------------------------------
 
 
+def audit_file(workdir: Path) -> Path:
+    """The throwaway SQLite audit store (GATEWAY_AUDIT_DATABASE_URL)."""
+    return workdir / "audit.sqlite3"
+
+
 def soak_env(workdir: Path, prefix: str) -> dict[str, str]:
-    """bench.run's gateway environment plus the production extras (audit, metrics, Redis)."""
+    """bench.run's gateway environment plus the production extras (audit in its own SQLite
+    file, metrics, Redis)."""
     prometheus = workdir / "prometheus"
     prometheus.mkdir()
     env = gateway_env(workdir)
     env.update(
         GATEWAY_AUDIT="db",
+        GATEWAY_AUDIT_DATABASE_URL=f"sqlite:///{audit_file(workdir)}",
         GATEWAY_METRICS="true",
         PROMETHEUS_MULTIPROC_DIR=str(prometheus),
         CACHE_URL=CACHE_URL,
@@ -279,8 +288,8 @@ def metrics_requests(port: int) -> dict[str, float]:
 
 
 def audit_rows(workdir: Path) -> int:
-    """Rows in the audit table of the throwaway SQLite metadata database."""
-    conn = sqlite3.connect(workdir / "metadata.sqlite3", timeout=30)
+    """Rows in the audit table of the throwaway SQLite audit store."""
+    conn = sqlite3.connect(audit_file(workdir), timeout=30)
     try:
         row = conn.execute("SELECT count(*) FROM audit_auditevent").fetchone()
         return int(row[0])
@@ -465,7 +474,7 @@ def calibrate(server: Server, headers: dict[str, str], script: Path, soak: Soak)
 def run_soak(workdir: Path, soak: Soak, prefix: str) -> None:
     """Set up, start the server, measure the peak, soak, sample RSS, collect the checks."""
     env = soak_env(workdir, prefix)
-    log("setting up the throwaway metadata database")
+    log("setting up the throwaway metadata database and audit store")
     setup_gateway(env)
     server, soak.server_command = granian_server(workdir, env)
     script = write_paced_script(workdir)
@@ -620,7 +629,7 @@ def markdown(soak: Soak) -> str:
         *machine_info(),
         f"- server: `{soak.server_command}` with GATEWAY_AUDIT=db, GATEWAY_METRICS=true "
         f"(multiprocess, fresh PROMETHEUS_MULTIPROC_DIR), CACHE_URL={CACHE_URL} with a run-unique "
-        "CACHE_KEY_PREFIX, data cache off, throwaway SQLite metadata database",
+        "CACHE_KEY_PREFIX, data cache off, throwaway SQLite metadata database and audit store",
         f"- load: wrk -t{LOAD.threads} -c{LOAD.connections} --timeout {WRK_TIMEOUT}, W1 "
         f"`GET {W1.path}` (n random in 1..{W1.n_max:,}), admin session token; paced by a Lua "
         f"delay() per connection, corrected between slices (gain {GAIN})",

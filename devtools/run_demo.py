@@ -167,7 +167,8 @@ def prepare_database(server: str) -> dict[str, Any]:
 
 
 def setup_metadata(facts: dict[str, Any], admin_password: str) -> None:
-    """Migrate the metadata DB, ensure the admin user and the `demo` service (Django ORM)."""
+    """Migrate the metadata DB and the audit store, ensure the admin user and the `demo` service
+    (Django ORM)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
     import django
 
@@ -181,9 +182,12 @@ def setup_metadata(facts: dict[str, Any], admin_password: str) -> None:
     from rbac.models import User
     from services.models import Service
 
-    db = settings.DATABASES["default"]
-    say(f"==> migrating the metadata database ({db['ENGINE'].rsplit('.', 1)[-1]}: {db['NAME']})")
-    call_command("migrate", interactive=False, verbosity=1)
+    db, audit = settings.DATABASES["default"], settings.DATABASES["audit"]
+    say(
+        f"==> migrating the metadata database ({db['ENGINE'].rsplit('.', 1)[-1]}: {db['NAME']}) "
+        f"and the audit store ({audit['ENGINE'].rsplit('.', 1)[-1]}: {audit['NAME']})"
+    )
+    call_command("migrate", interactive=False, verbosity=1)  # both (audit's migrate command)
 
     user = User.objects.filter(email=ADMIN_EMAIL).first()
     if user is None:

@@ -102,6 +102,40 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": GATEWAY_METADATA_BUSY_TIMEOUT,
         }
     )
+# The audit trail's store, apart from the metadata admins edit (README "Audit trail"): its own
+# database alias, which only the audit app uses (audit.router.AuditRouter). Default: a SQLite file
+# of its own beside a SQLite metadata file (gateway.sqlite3 -> gateway-audit.sqlite3), else
+# .data/audit.sqlite3 (check audit.W001 says so with a PostgreSQL metadata DB: each instance would
+# keep its own trail); a PostgreSQL URL for instances that share one.
+GATEWAY_AUDIT_DATABASE_URL = env.str("GATEWAY_AUDIT_DATABASE_URL", default="")
+_metadata_file = DATABASES["default"]["NAME"]
+if GATEWAY_AUDIT_DATABASE_URL:
+    DATABASES["audit"] = env.db_url_config(GATEWAY_AUDIT_DATABASE_URL)
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and _metadata_file:
+    _metadata_path = Path(str(_metadata_file))
+    _audit_file = (
+        _metadata_path.with_name(f"{_metadata_path.stem}-audit{_metadata_path.suffix}")
+        if str(_metadata_file) != ":memory:"
+        else _metadata_path
+    )
+    DATABASES["audit"] = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(_audit_file)}
+else:
+    DATA_DIR.mkdir(exist_ok=True)
+    DATABASES["audit"] = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(DATA_DIR / "audit.sqlite3"),
+    }
+DATABASES["audit"].setdefault("CONN_MAX_AGE", DATABASES["default"]["CONN_MAX_AGE"])
+if DATABASES["audit"]["ENGINE"] == "django.db.backends.sqlite3":
+    # the flushers of several workers (and purges) write it: as for the metadata file above
+    DATABASES["audit"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": GATEWAY_METADATA_BUSY_TIMEOUT,
+        }
+    )
+DATABASE_ROUTERS = ["audit.router.AuditRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://gateway")}
@@ -220,8 +254,9 @@ GATEWAY_POOL_TIMEOUT = env.float("GATEWAY_POOL_TIMEOUT", default=3.0)
 GATEWAY_CONNECT_TIMEOUT = env.int("GATEWAY_CONNECT_TIMEOUT", default=5)
 
 # --- audit trail (README "Audit trail") --------------------------------------------------------
-# "db": buffered in memory, written to the metadata database by a background thread; "log": one
-# JSON line per call to the logger gateway.audit; "off": nothing recorded (check audit.E001).
+# "db": buffered in memory, written to the audit store (DATABASES["audit"]) by a background
+# thread; "log": one JSON line per call to the logger gateway.audit; "off": nothing recorded
+# (check audit.E001).
 GATEWAY_AUDIT = env.str("GATEWAY_AUDIT", default="db")
 # "db" mode: write waiting events every this many seconds, or as soon as this many wait.
 GATEWAY_AUDIT_FLUSH_SECONDS = env.float("GATEWAY_AUDIT_FLUSH_SECONDS", default=1.0)
@@ -230,6 +265,9 @@ GATEWAY_AUDIT_BATCH = env.int("GATEWAY_AUDIT_BATCH", default=500)
 GATEWAY_AUDIT_BUFFER = env.int("GATEWAY_AUDIT_BUFFER", default=10_000)
 # Days an audit event is kept (the flusher purges at most hourly); 0 keeps events forever.
 GATEWAY_AUDIT_RETENTION_DAYS = env.int("GATEWAY_AUDIT_RETENTION_DAYS", default=30)
+# Most events the audit store keeps (about 230 bytes each in SQLite); beyond it the oldest go
+# (checked by the flusher every minute, and by purge_audit); 0: no limit.
+GATEWAY_AUDIT_MAX_EVENTS = env.int("GATEWAY_AUDIT_MAX_EVENTS", default=10_000_000)
 
 # --- operations: metrics and logs (README "Operations") ----------------------------------------
 # When set, GET /metrics needs `Authorization: Bearer <this token>`; empty: open to anyone who

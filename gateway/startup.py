@@ -2,8 +2,9 @@
 
 Run by gateway/wsgi.py before the first request (issue #10): Django's system checks (an invalid
 GATEWAY_ENCRYPTION_KEY is gateway.E001), a ping of the metadata database, unapplied migrations,
-and the local-memory cache under several worker processes (each would keep its own data cache
-and rate-limit counters). Without it the server would start and fail on every request.
+the local-memory cache under several worker processes (each would keep its own data cache and
+rate-limit counters), and with GATEWAY_AUDIT=db the audit store (audit.store.problem: it answers
+and is migrated). Without it the server would start and fail on every request.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from django.conf import settings
 from django.core import checks
 from django.db import DatabaseError, connections
 from django.db.migrations.executor import MigrationExecutor
+
+from audit import store as audit_store
 
 _WORKERS_FLAG = re.compile(r"^(?:--workers|-w)(?:=(\d+))?$")
 
@@ -95,6 +98,11 @@ def _cache_problem() -> str | None:
     return None
 
 
+def _audit_problem() -> str | None:
+    """GATEWAY_AUDIT=db: the audit store (a database of its own) answers and is migrated."""
+    return audit_store.problem()
+
+
 def preflight() -> str | None:
     """What stops this process from serving, in one line; None when it can serve."""
-    return _check_errors() or _cache_problem() or _metadata_problem()
+    return _check_errors() or _cache_problem() or _metadata_problem() or _audit_problem()

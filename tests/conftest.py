@@ -174,10 +174,13 @@ def anon() -> Api:
 
 @pytest.fixture(autouse=True)
 def _fresh_registry() -> Iterator[None]:
-    """No service, pool, token, role, app or throttle state leaks from one test to the next."""
+    """No service, pool, token, role, app, throttle or audit state leaks from one test to the
+    next (audit events a test left waiting are dropped: none reaches the process's exit flush,
+    which would find no audit store)."""
     from django.core.cache import cache
 
     from apikeys.lookup import clear_cache as clear_apps
+    from audit.recorder import recorder
     from rbac import catalog, revocation
     from rbac.sessions import clear_caches
     from services.registry import registry
@@ -190,6 +193,7 @@ def _fresh_registry() -> Iterator[None]:
     cache.clear()
     yield
     registry.invalidate()
+    recorder.discard()
 
 
 # --- security personas: roles, apps with keys, users (issue #3) ----------------------------

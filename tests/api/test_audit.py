@@ -1,6 +1,8 @@
-"""The audit trail (issue #6 item 3): one record per /api/ call, successes and failures, data
-and system API, logins; never a password, key or token; "db", "log" and "off" modes; the
-flusher thread, retention, JSON-lines export and the read-only admin."""
+"""The audit trail (issue #6 item 3, issue #12): one record per /api/ call, successes and
+failures, data and system API, logins; never a password, key or token; "db", "log" and "off"
+modes; the audit store of its own (never the metadata database), the flusher thread, retention
+by age and by count, JSON-lines export, the read-only admin, moving events left in the metadata
+database. A real server's clean stop is in tests/faults/test_audit_store.py."""
 
 from __future__ import annotations
 
@@ -16,19 +18,23 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import OperationalError, models
+from django.db import OperationalError, connections, models
 from django.http import HttpResponse
 from django.test import Client
 
-from audit.checks import check_audit_settings
+from audit.checks import check_audit_settings, store_problems
 from audit.models import AuditEvent
 from audit.record import FIELDS
 from audit.recorder import recorder
+from audit.retention import purge_some, trim
+from audit.router import ALIAS
+from audit.store import legacy_table
 from core.context import RequestContext
 from core.verbs import GET
 from tests.conftest import assign_role, login, make_app, make_role, make_user
 
-pytestmark = pytest.mark.django_db
+DATABASES = ["default", "audit"]  # the metadata database and the audit store
+pytestmark = pytest.mark.django_db(databases=DATABASES)
 
 T = "/api/v2/shop/_table"
 ADMIN_SESSION = "/api/v2/system/admin/session"
@@ -46,10 +52,10 @@ def audit_db(settings: Any) -> Iterator[None]:
     settings.GATEWAY_AUDIT_BATCH = 10_000
     settings.GATEWAY_AUDIT_BUFFER = 10_000
     settings.GATEWAY_AUDIT_RETENTION_DAYS = 0
+    settings.GATEWAY_AUDIT_MAX_EVENTS = 0
     recorder.stop()
     recorder.discard()
-    # With a PostgreSQL metadata database the flusher ran during earlier tests and committed
-    # their events; start from an empty table (undone with the test's transaction).
+    # start from an empty table (undone with the test's transaction)
     AuditEvent.objects.all().delete()
     yield
     recorder.stop()
@@ -281,6 +287,39 @@ def test_off_mode_records_nothing(settings: Any, caplog: pytest.LogCaptureFixtur
     assert stored() == []
 
 
+# --- the audit store: a database of its own -------------------------------------------------
+
+
+def test_events_land_in_the_audit_store_and_never_in_the_metadata_database() -> None:
+    ids = [call("GET", f"{T}/customers")["X-Request-ID"] for _ in range(3)]
+    assert recorder.flush() == 3
+    assert AuditEvent.objects.db == ALIAS
+    table = AuditEvent._meta.db_table
+    with connections[ALIAS].cursor() as cursor:
+        cursor.execute(f"SELECT request_id FROM {table} ORDER BY id")
+        assert [row[0] for row in cursor.fetchall()] == ids
+    # the metadata database has no audit table at all (migrations put it in the store only)
+    assert table not in connections["default"].introspection.table_names()
+    assert not legacy_table()
+
+
+@pytest.mark.parametrize("started_at", [1_700_000_000.123456, 1_700_000_000.0])
+def test_the_batched_sqlite_writer_stores_times_as_django_does(started_at: float) -> None:
+    """One executemany INSERT on the raw connection, not bulk_create: the time is text in the
+    form Django writes (and compares in lookups), with or without microseconds."""
+    recorder.observe(context(started_at=started_at, status=200), HttpResponse())
+    when = datetime.fromtimestamp(started_at, tz=UTC)
+    assert recorder.flush() == 1
+    event = AuditEvent.objects.get(time=when)  # Django's own parameter matches the stored text
+    assert event.time == when
+    assert AuditEvent.objects.filter(time__gte=when, time__lt=when + timedelta(seconds=1)).exists()
+    by_orm = AuditEvent.objects.create(time=when, status=200, duration_ms=1.0, request_id="orm")
+    with connections[ALIAS].cursor() as cursor:
+        cursor.execute(f"SELECT DISTINCT time FROM {AuditEvent._meta.db_table}")
+        assert len(cursor.fetchall()) == 1, "the writer and the ORM stored different texts"
+    assert by_orm.pk != event.pk
+
+
 # --- the buffer and the flusher -----------------------------------------------------------
 
 
@@ -331,7 +370,7 @@ def _old_event(days: int, **fields: Any) -> AuditEvent:
     return AuditEvent.objects.create(**(values | fields))
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, databases=DATABASES)
 def test_the_flusher_thread_writes_on_its_own_and_purges_old_events(settings: Any) -> None:
     settings.GATEWAY_AUDIT_FLUSH_SECONDS = 0.05
     settings.GATEWAY_AUDIT_RETENTION_DAYS = 30
@@ -347,7 +386,7 @@ def test_the_flusher_thread_writes_on_its_own_and_purges_old_events(settings: An
     assert len(recorder.buffer) == 0
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, databases=DATABASES)
 def test_a_full_batch_wakes_the_flusher_before_the_interval(settings: Any) -> None:
     settings.GATEWAY_AUDIT_BATCH = 3
     recorder.start_flusher()  # waits an hour unless woken
@@ -381,6 +420,73 @@ def test_purge_audit_defaults_to_the_retention_setting(settings: Any) -> None:
     settings.GATEWAY_AUDIT_RETENTION_DAYS = 30
     call_command("purge_audit", stdout=io.StringIO())
     assert AuditEvent.objects.count() == 0
+
+
+def _events_by_age(count: int) -> list[str]:
+    """`count` events one hour apart, the oldest first; their request ids."""
+    now = datetime.now(UTC)
+    ids = [f"e{n}" for n in range(count)]
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            time=now - timedelta(hours=count - n), request_id=ids[n], status=200, duration_ms=1
+        )
+        for n in range(count)
+    )
+    return ids
+
+
+def _left() -> list[str]:
+    return list(AuditEvent.objects.order_by("time").values_list("request_id", flat=True))
+
+
+def test_purge_audit_keeps_the_newest_max_events() -> None:
+    ids = _events_by_age(8)
+    out = io.StringIO()
+    call_command("purge_audit", "--days", "0", "--max-events", "5", stdout=out)
+    assert "Deleted the 3 oldest audit events beyond 5." in out.getvalue()
+    assert _left() == ids[3:]
+    out = io.StringIO()
+    call_command("purge_audit", "--days", "0", "--max-events", "5", stdout=out)
+    assert "Deleted the 0 oldest" in out.getvalue()
+    assert _left() == ids[3:]
+
+
+def test_purge_audit_defaults_to_the_max_events_setting(settings: Any) -> None:
+    ids = _events_by_age(4)
+    out = io.StringIO()
+    call_command("purge_audit", stdout=out)  # GATEWAY_AUDIT_MAX_EVENTS = 0: no limit
+    assert "nothing deleted by count" in out.getvalue()
+    settings.GATEWAY_AUDIT_MAX_EVENTS = 1
+    call_command("purge_audit", stdout=io.StringIO())
+    assert _left() == ids[3:]
+    with pytest.raises(CommandError, match="must not be negative"):
+        call_command("purge_audit", "--max-events", "-1", stdout=io.StringIO())
+
+
+def test_retention_deletes_the_oldest_in_bounded_batches() -> None:
+    ids = _events_by_age(10)
+    # two statements of two events each, then it stops with more to do
+    assert trim(4, batch=2, max_batches=2) == (4, False)
+    assert _left() == ids[4:]
+    assert trim(4, batch=2) == (2, True)
+    assert _left() == ids[6:]
+    assert trim(4) == (0, True)
+    # down to `keep` (the flusher keeps 95 %) once over the limit, never below it
+    assert trim(3, keep=2) == (2, True)
+    assert _left() == ids[8:]
+    AuditEvent.objects.filter(request_id="e9").update(time=datetime.now(UTC) - timedelta(days=40))
+    assert purge_some(30, batch=1, max_batches=5) == (1, True)
+    assert _left() == ["e8"]
+
+
+@pytest.mark.django_db(transaction=True, databases=DATABASES)
+def test_the_flusher_keeps_at_most_max_events(settings: Any) -> None:
+    settings.GATEWAY_AUDIT_FLUSH_SECONDS = 0.05
+    settings.GATEWAY_AUDIT_MAX_EVENTS = 5
+    old = _events_by_age(8)
+    new = [call("GET", f"{T}/customers")["X-Request-ID"] for _ in range(2)]
+    recorder.start_flusher()  # its first flush writes the two, then trims to the newest five
+    _wait_for(lambda: _left() == [*old[5:], *new])
 
 
 def test_export_audit_writes_json_lines_filtered_by_time_and_service(tmp_path: Path) -> None:
@@ -451,10 +557,84 @@ def test_the_admin_lists_filters_and_exports_events(admin_user: Any) -> None:
     assert {r["resource"] for r in records} == {"_table/audit_ok", "_table/audit_failed"}
 
 
+@pytest.mark.django_db(transaction=True, databases=DATABASES)
+def test_move_audit_moves_events_left_in_the_metadata_database() -> None:
+    """An upgraded deployment: its metadata database still has the audit table of a gateway
+    from before the audit store of its own."""
+    metadata = connections["default"]
+    with metadata.schema_editor() as editor:
+        editor.create_model(AuditEvent)
+    try:
+        left = AuditEvent.objects.using("default")
+        now = datetime.now(UTC)
+        left.bulk_create(
+            AuditEvent(
+                time=now - timedelta(days=9 - n),
+                request_id=f"old{n}",
+                service="shop",
+                status=200 + n,
+                duration_ms=1.5,
+                rows=n,
+                is_admin=n % 2 == 0,
+            )
+            for n in range(7)
+        )
+        _old_event(0, request_id="new")  # written since the upgrade, in the store
+        assert legacy_table()
+        out = io.StringIO()
+        call_command("migrate", verbosity=0, stdout=out)
+        assert "`python manage.py move_audit`" in out.getvalue()
+
+        out = io.StringIO()
+        call_command("move_audit", "--batch", "3", stdout=out)
+        assert "Moved 7 audit events" in out.getvalue()
+        assert not left.exists() and not legacy_table()
+        events = list(AuditEvent.objects.order_by("time"))
+        assert [e.request_id for e in events] == [*(f"old{n}" for n in range(7)), "new"]
+        assert [(e.status, e.rows, e.is_admin) for e in events[:2]] == [
+            (200, 0, True),
+            (201, 1, False),
+        ]
+        out = io.StringIO()
+        call_command("move_audit", stdout=out)
+        assert "Moved 0 audit events" in out.getvalue()
+    finally:
+        with metadata.schema_editor() as editor:
+            editor.delete_model(AuditEvent)
+    out = io.StringIO()
+    call_command("move_audit", stdout=out)
+    assert "nothing to move" in out.getvalue()
+
+
 def test_misconfigured_audit_settings_are_system_check_errors(settings: Any) -> None:
     assert check_audit_settings(None) == []
     settings.GATEWAY_AUDIT = "database"
     settings.GATEWAY_AUDIT_BATCH = 0
     settings.GATEWAY_AUDIT_RETENTION_DAYS = -1
+    settings.GATEWAY_AUDIT_MAX_EVENTS = -1
     ids = [problem.id for problem in check_audit_settings(None)]
-    assert ids == ["audit.E001", "audit.E002", "audit.E003"]
+    assert ids == ["audit.E001", "audit.E002", "audit.E003", "audit.E005"]
+
+
+def test_the_audit_store_must_be_a_database_of_its_own(tmp_path: Path) -> None:
+    sqlite = "django.db.backends.sqlite3"
+    pg = "django.db.backends.postgresql"
+    metadata = {"ENGINE": sqlite, "NAME": str(tmp_path / "gateway.sqlite3")}
+    own = {"ENGINE": sqlite, "NAME": str(tmp_path / "gateway-audit.sqlite3")}
+    assert store_problems({"default": metadata, ALIAS: own}, "db", "") == []
+    same = {"ENGINE": sqlite, "NAME": str(tmp_path / "." / "gateway.sqlite3")}
+    ids = [p.id for p in store_problems({"default": metadata, ALIAS: same}, "db", "x")]
+    assert ids == ["audit.E004"]
+    shared = {"ENGINE": pg, "NAME": "gateway", "HOST": "db", "PORT": 5432}
+    assert [p.id for p in store_problems({"default": shared, ALIAS: shared}, "log", "x")] == [
+        "audit.E004"
+    ]
+    audit_db = {**shared, "NAME": "gateway_audit"}
+    assert store_problems({"default": shared, ALIAS: audit_db}, "db", "postgres://...") == []
+    # a shared metadata database but a file of this instance for the trail: say so
+    warned = store_problems({"default": shared, ALIAS: own}, "db", "")
+    assert [p.id for p in warned] == ["audit.W001"]
+    assert "GATEWAY_AUDIT_DATABASE_URL=postgres://" in str(warned[0].hint)
+    assert store_problems({"default": shared, ALIAS: own}, "db", "sqlite:///x") == []
+    assert store_problems({"default": shared, ALIAS: own}, "off", "") == []
+    assert [p.id for p in store_problems({"default": shared}, "db", "")] == ["audit.E006"]

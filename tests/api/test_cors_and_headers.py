@@ -10,7 +10,8 @@ from django.test import Client, override_settings
 
 from tests.api.test_wsgi_entry import wsgi_call
 
-pytestmark = pytest.mark.django_db
+# gateway.wsgi checks the audit store when it is first imported
+pytestmark = pytest.mark.django_db(databases=["default", "audit"])
 
 TODO = "/api/v2/shop/_table/todo"
 APP = "https://app.example.com"

@@ -1,5 +1,6 @@
 """Scaling out (issue #6): two gateway processes on different ports sharing a PostgreSQL
-metadata database and Redis, as two containers behind a load balancer would.
+metadata database, a PostgreSQL audit store and Redis, as two containers behind a load balancer
+would.
 
 A service registered or changed through one is served by the other within a second, a
 session revoked on one is refused by the other, rate limits count calls on both, and a read
@@ -44,21 +45,25 @@ def database_url(conninfo: str, dbname: str) -> str:
 
 @pytest.fixture
 def pair(pg_server: str, tmp_path: Path) -> Iterator[tuple[GatewayServer, GatewayServer, str]]:
-    """Two granian processes on one PostgreSQL metadata DB and one Redis (own key prefix), and
-    a conninfo for that metadata DB."""
+    """Two granian processes on one PostgreSQL metadata DB, one PostgreSQL audit store and one
+    Redis (own key prefix), and a conninfo for that audit store."""
     prefix = f"scale{uuid.uuid4().hex[:8]}"
     redis_caches(prefix)  # skips (or fails under CI) without a Redis
-    name = f"gw_meta_{uuid.uuid4().hex[:8]}"
+    suffix = uuid.uuid4().hex[:8]
+    name, audit_name = f"gw_meta_{suffix}", f"gw_audit_{suffix}"
     with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        for db in (name, audit_name):
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db)))
     env = {
         "DATABASE_URL": database_url(pg_server, name),
+        "GATEWAY_AUDIT_DATABASE_URL": database_url(pg_server, audit_name),
         "CACHE_URL": REDIS_URL,
         "CACHE_KEY_PREFIX": prefix,
         "GATEWAY_AUDIT_FLUSH_SECONDS": "0.2",
     }
     servers: list[GatewayServer] = []
     try:
+        # migrates the metadata DB, then the audit store
         manage({**env, "DJANGO_SETTINGS_MODULE": "gateway.settings"}, "migrate", "-v0")
         manage(
             {**env, "DJANGO_SETTINGS_MODULE": "gateway.settings"},
@@ -68,15 +73,16 @@ def pair(pg_server: str, tmp_path: Path) -> Iterator[tuple[GatewayServer, Gatewa
             CREATE_ADMIN,
         )
         servers = [GatewayServer(env, tmp_path / f"{n}.log").start() for n in ("a", "b")]
-        yield servers[0], servers[1], make_conninfo(pg_server, dbname=name)
+        yield servers[0], servers[1], make_conninfo(pg_server, dbname=audit_name)
     finally:
         for server in servers:
             server.stop()
         drop_redis_prefix(prefix)
         with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+            for db in (name, audit_name):
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db))
+                )
 
 
 def within(seconds: float, check: Callable[[], bool]) -> float:
@@ -98,7 +104,7 @@ def _token(server: GatewayServer, path: str, body: dict[str, Any], key: str = ""
 def test_two_instances_share_services_sessions_limits_and_cache(
     pair: tuple[GatewayServer, GatewayServer, str], seeded: dict[str, Any]
 ) -> None:
-    a, b, metadata = pair
+    a, b, audit_store = pair
     admin = {"X-DreamFactory-Session-Token": _token(a, "/api/v2/system/admin/session", ADMIN)}
     todo = "/api/v2/shop/_table/todo"
 
@@ -165,9 +171,9 @@ def test_two_instances_share_services_sessions_limits_and_cache(
     status, body, headers = b.call("GET", f"{todo}/1", headers=admin)
     assert (headers["x-cache"], body["name"]) == ("MISS", "renamed")
 
-    # both instances wrote their audit trail to the shared metadata database (COPY, batched)
+    # both instances wrote their audit trail to the shared audit store (COPY, batched)
     def audited() -> list[tuple[Any, ...]]:
-        with psycopg.connect(metadata, autocommit=True) as conn:
+        with psycopg.connect(audit_store, autocommit=True) as conn:
             query = "SELECT service, verb, status, count(*) FROM audit_auditevent GROUP BY 1, 2, 3"
             return conn.execute(query).fetchall()
 

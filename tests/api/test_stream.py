@@ -11,7 +11,8 @@ from typing import Any
 import orjson
 import pytest
 
-pytestmark = pytest.mark.django_db
+# gateway.wsgi checks the audit store when it is first imported
+pytestmark = pytest.mark.django_db(databases=["default", "audit"])
 
 URL = "/api/v2/shop/_table/stream_rows"
 ODD = 'Odd, "name"'

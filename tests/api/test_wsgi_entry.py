@@ -8,7 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-pytestmark = pytest.mark.django_db
+# gateway.wsgi checks the audit store when it is first imported
+pytestmark = pytest.mark.django_db(databases=["default", "audit"])
 
 
 def wsgi_call(

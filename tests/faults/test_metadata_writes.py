@@ -43,6 +43,9 @@ def metadata_env(
         with psycopg.connect(pg_server, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         env["DATABASE_URL"] = database_url(pg_server, name)
+        # the audit store in tmp_path too, not the repo's .data/audit.sqlite3 (with a SQLite
+        # metadata file it defaults to a file beside it)
+        env["GATEWAY_AUDIT_DATABASE_URL"] = f"sqlite:///{tmp_path / 'audit.sqlite3'}"
     try:
         yield env
     finally:

@@ -1,6 +1,6 @@
 """Bulk insert benchmark: 100k records in one POST through the gateway vs psycopg executemany.
 
-    python bench/bulk_insert.py [--rows 100000] [--rounds 3] [--no-per-record]
+    python bench/bulk_insert.py [--rows 100000] [--rounds 3] [--no-continue]
 
 One run, same table (`gateway_bench_stream.bulk_orders`, emptied before every measurement),
 same rows:
@@ -9,8 +9,11 @@ same rows:
   (1 worker, 1 blocking thread; GATEWAY_MAX_BODY_BYTES raised), default batch mode, answering
   every new id; timed from sending the request to the last byte of the answer.
 - gateway rollback=true: the same, all or nothing.
-- gateway continue=true: the per-record path (one INSERT and one savepoint per record), i.e.
-  what every batch create cost before the bulk path (skip with --no-per-record).
+- gateway continue=true: the same rows with `continue=true` (skip both continue cases with
+  --no-continue).
+- gateway continue=true, one bad record: the record in the middle has an impossible
+  `created_at` (February 30th), which only PostgreSQL finds: the answer is the 400 batch error
+  naming that record (checked), and every other record is written (checked).
 - psycopg executemany: the baseline, `executemany("INSERT ... VALUES (%s, ...)")` of the same
   rows in one transaction on a direct connection (psycopg pipelines it); also with
   `returning=True` fetching the ids, which is what the gateway does.
@@ -64,6 +67,17 @@ def make_rows(n: int) -> list[tuple[int, str, Decimal, str, str]]:
     ]
 
 
+def with_bad_record(rows: list[Any]) -> tuple[list[Any], int]:
+    """The rows with the middle one's created_at on a day that does not exist."""
+    bad = len(rows) // 2
+    customer, status, total, _, note = rows[bad]
+    return [
+        *rows[:bad],
+        (customer, status, total, "2025-02-30T00:00:00Z", note),
+        *rows[bad + 1 :],
+    ], bad
+
+
 def json_body(rows: list[tuple[int, str, Decimal, str, str]]) -> bytes:
     keys = ("customer_id", "status", "total", "created_at", "note")
     records = [dict(zip(keys, (c, s, str(t), at, note), strict=True)) for c, s, t, at, note in rows]
@@ -95,8 +109,9 @@ def _stages(header: str | None) -> dict[str, float]:
     return out
 
 
-def via_gateway(gw: Gateway, body: bytes, n: int, query: str = "") -> float:
-    """POST the records; seconds until the whole answer is read. Checks the answer."""
+def via_gateway(gw: Gateway, body: bytes, n: int, query: str = "", bad: int | None = None) -> float:
+    """POST the records; seconds until the whole answer is read. Checks the answer: every new
+    id, or (`bad`: the index of the one record that must fail) the batch error naming it."""
     path = f"/api/v2/{SERVICE}/_table/{TABLE}" + (f"?{query}" if query else "")
     headers = gw.headers(**{"Content-Type": "application/json"})
     conn = http.client.HTTPConnection(HOST, gw.server.port, timeout=900)
@@ -108,9 +123,15 @@ def via_gateway(gw: Gateway, body: bytes, n: int, query: str = "") -> float:
     finally:
         conn.close()
     seconds = time.perf_counter() - started
+    label = query + (f" (record {bad} bad)" if bad is not None else "")
+    STAGES.setdefault(label, []).append(_stages(response.getheader("Server-Timing")))
+    if bad is not None:
+        context = json.loads(raw)["error"]["context"] if response.status == 400 else {}
+        if context.get("error") != [bad] or len(context.get("resource", ())) != n:
+            raise RuntimeError(f"gateway answered {response.status}: {raw[:500]!r}")
+        return seconds
     if response.status != 200:
         raise RuntimeError(f"gateway answered {response.status}: {raw[:500]!r}")
-    STAGES.setdefault(query, []).append(_stages(response.getheader("Server-Timing")))
     ids = [r["id"] for r in json.loads(raw)["resource"]]
     if ids != list(range(1, n + 1)):
         raise RuntimeError(f"unexpected ids in the answer: {ids[:5]}... ({len(ids)})")
@@ -139,13 +160,17 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="100k-record POST vs psycopg executemany.")
     p.add_argument("--rows", type=int, default=100_000)
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--no-per-record", action="store_true", help="skip continue=true")
+    p.add_argument(
+        "--no-continue", "--no-per-record", action="store_true", help="skip continue=true"
+    )
     p.add_argument("--app", default="gateway.wsgi:application", help="WSGI app for granian")
     args = p.parse_args(argv)
     command = " ".join(["python bench/bulk_insert.py", *(sys.argv[1:] if argv is None else argv)])
     ensure_database(DATABASE)
     rows = make_rows(args.rows)
     body = json_body(rows)
+    bad_rows, bad = with_bad_record(rows)
+    bad_body = json_body(bad_rows)
     n = args.rows
     print(f"{n:,} records, request body {len(body) / 1024 / 1024:.1f} MB", flush=True)
     env = {"GATEWAY_MAX_BODY_BYTES": str(max(len(body) * 2, 16 * 1024 * 1024))}
@@ -157,10 +182,12 @@ def main(argv: list[str] | None = None) -> int:
             "psycopg executemany": lambda: via_executemany(rows, returning=False),
             "psycopg executemany, RETURNING id": lambda: via_executemany(rows, returning=True),
         }
-        if not args.no_per_record:
-            targets["gateway continue=true (per-record path)"] = lambda: via_gateway(
-                gw, body, n, "continue=true"
+        if not args.no_continue:
+            targets["gateway continue=true"] = lambda: via_gateway(gw, body, n, "continue=true")
+            targets["gateway continue=true, one bad record"] = lambda: via_gateway(
+                gw, bad_body, n, "continue=true", bad=bad
             )
+        written = {name: n - 1 if "bad record" in name else n for name in targets}
         reset_table()
         via_gateway(gw, body, n)  # warm-up: imports, pool, schema cache
         STAGES.clear()
@@ -169,8 +196,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in order:
                 reset_table()
                 seconds = targets[name]()
-                if count_rows() != n:
-                    raise RuntimeError(f"{name}: the table does not hold {n:,} rows")
+                if count_rows() != written[name]:
+                    raise RuntimeError(f"{name}: the table does not hold {written[name]:,} rows")
                 times.setdefault(name, []).append(seconds)
                 print(f"round {round_no + 1} {name:40} {n / seconds:>9,.0f} rows/s", flush=True)
     reset_table()

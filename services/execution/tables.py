@@ -3,7 +3,7 @@
 Reads are one statement in autocommit (PostgreSQL builds the JSON). Writes follow the batch
 semantics of spec §3.8: stop at the first failure keeping what was written (default),
 `continue`, or `rollback` (all or nothing); a single record is one autocommit statement, and a
-batch create (default or rollback) goes in chunks through services/execution/bulk.py.
+batch create (in any mode) goes in chunks through services/execution/bulk.py.
 """
 
 from __future__ import annotations
@@ -229,7 +229,7 @@ def _filtered_write(live: LiveService, write: BoundWrite, row_filter: BoundNode 
 
 
 def _batch(live: LiveService, write: BoundWrite, row_filter: BoundNode | None) -> bytes:
-    if write.action == "create" and write.mode != "continue":
+    if write.action == "create":  # every batch mode: services/execution/bulk.py
         with executor.connection(live, write=True) as conn:
             created = insert_batch(
                 conn, write, lambda r: _apply(conn, write, r, row_filter), check=row_filter

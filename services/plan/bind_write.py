@@ -11,6 +11,7 @@ from typing import Any
 from core.errors import BadRequest, GatewayError
 from services.catalog.schema_cache import SchemaCache, Table
 from services.config import ServiceConfig
+from services.plan.bind_batch import BoundCreates, bind_creates
 from services.plan.bind_names import (
     bind_columns,
     bind_filter,
@@ -83,9 +84,14 @@ def bind_write(
     where = bind_filter(plan.filter, table) if plan.filter is not None else None
     key_names = frozenset(k.name for k in keys)
     records: list[BoundRecord] = []
+    creates: BoundCreates | None = None
     upsert = config.allow_upsert and plan.action == "update"
 
-    if plan.action == "create":
+    if plan.action == "create" and len(plan.records) > 1:  # a batch: column by column
+        creates = bind_creates(
+            table, plan.records, lambda r: _record_values(table, r, creating=True, skip=frozenset())
+        )
+    elif plan.action == "create":
         for record in plan.records:
             values, error = _guarded(
                 lambda r=record: _record_values(table, r, creating=True, skip=frozenset())
@@ -151,7 +157,7 @@ def bind_write(
         action=plan.action,
         keys=keys,
         returning=returning,
-        records=tuple(records),
+        records=tuple(records) if creates is None else creates,
         where=where,
         single=plan.record_id is not None,
         mode=plan.mode,

@@ -7,6 +7,7 @@ unbound plans from core.request.ApiRequest; bind.py resolves them against the sc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -290,7 +291,7 @@ class BoundWrite:
     action: WriteAction
     keys: tuple[Column, ...]
     returning: tuple[Column, ...]
-    records: tuple[BoundRecord, ...]
+    records: Sequence[BoundRecord]  # a tuple, or for a batch create bind_batch.BoundCreates
     where: BoundNode | None = None  # filter form
     single: bool = False  # URL id form
     mode: BatchMode = "stop"

@@ -1,4 +1,8 @@
-"""Bulk creates: POST /_table/{t} with many records goes in chunks, with today's batch semantics."""
+"""Bulk creates: POST /_table/{t} with many records goes in chunks, with today's batch semantics.
+
+A failed chunk is bisected under savepoints down to single records, which report their error
+as the per-record path does; with continue=true every good record is written.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,10 @@ from typing import Any
 import pytest
 from psycopg import sql
 
+from core.verbs import ALL_VERBS
 from services.execution.bulk import CHUNK_ROWS, COPY_MIN_ROWS, Chunk, plan_chunks
-from services.plan.types import BoundRecord
+from services.plan.bind_batch import Span
+from tests.conftest import assign_role, client_for, login, make_app, make_role, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -123,7 +129,7 @@ def test_default_mode_failing_first_record_keeps_nothing(api: Any, items: Any) -
     assert skus(items) == []
 
 
-def test_continue_mode_is_unchanged(api: Any, items: Any) -> None:
+def test_continue_mode_reports_each_failure_at_its_index(api: Any, items: Any) -> None:
     records = [record(i) for i in range(60)]
     records[5]["qty"] = -1
     records[30]["sku"] = "s0"
@@ -134,6 +140,205 @@ def test_continue_mode_is_unchanged(api: Any, items: Any) -> None:
     assert ctx["written"] == [i for i in range(60) if i not in (5, 30, 41)]
     assert ctx["resource"][41]["message"] == "Required field 'sku' can not be NULL."
     assert len(skus(items)) == 57
+
+
+def alone(api: Any, one: dict[str, Any]) -> dict[str, Any]:
+    """The error the per-record path gives for one record (a one-record POST)."""
+    status, body = api.post(URL, [one])
+    assert status == 400, body
+    return batch_error(body)["resource"][0]  # type: ignore[no-any-return]
+
+
+def ids_by_sku(pg: Any) -> dict[str, int]:
+    return dict(pg.execute("SELECT sku, id FROM bulk_items").fetchall())
+
+
+def test_continue_finds_every_bad_record_in_any_chunk_and_writes_the_rest(
+    api: Any, items: Any
+) -> None:
+    n = 2 * CHUNK_ROWS + 300
+    records = [record(i) for i in range(n)]
+    bad: dict[int, dict[str, Any]] = {
+        5: {"qty": -1},  # CHECK: the INSERT fails
+        CHUNK_ROWS - 1: {"sku": "s0"},  # duplicate key, last record of the first chunk
+        CHUNK_ROWS: {"created_on": "not a day"},  # COPY fails, first record of the second
+        CHUNK_ROWS + 17: {"qty": "many"},  # refused while binding
+        CHUNK_ROWS + 18: {"price": "1234567890123.00"},  # numeric(12, 2) overflows in COPY
+        2 * CHUNK_ROWS + 299: {"qty": -2},  # the very last record
+    }
+    for index, change in bad.items():
+        records[index].update(change)
+    status, body = api.post(URL, {"resource": records}, **{"continue": "true"})
+    assert status == 400
+    assert body["error"]["message"] == "Batch Error: Not all requested records could be created."
+    ctx = batch_error(body)
+    assert ctx["error"] == sorted(bad)
+    assert ctx["written"] == [i for i in range(n) if i not in bad]
+    assert len(ctx["resource"]) == n
+    written = ids_by_sku(items)
+    good = [records[i]["sku"] for i in ctx["written"]]
+    assert skus(items) == good  # all the good ones, in order, and nothing else
+    assert [ctx["resource"][i]["id"] for i in ctx["written"]] == [written[s] for s in good]
+    # each failure reads exactly as the same record gives it alone
+    items.execute("DELETE FROM bulk_items WHERE sku <> 's0'")
+    for index in sorted(bad):
+        assert ctx["resource"][index] == alone(api, records[index]), index
+
+
+@pytest.mark.parametrize(
+    ("change", "found_by"),
+    [
+        ({"qty": -1}, "23514"),  # by the INSERT (a CHECK constraint)
+        ({"created_on": "2026-02-30"}, "22008"),  # by COPY (the column's input function)
+        ({"qty": "many"}, "Field 'qty' must be a valid integer."),  # while binding
+    ],
+)
+@pytest.mark.parametrize("mode", ["stop", "rollback", "continue"])
+def test_5000_records_with_one_bad_value_in_the_middle(
+    api: Any, items: Any, mode: str, change: dict[str, Any], found_by: str
+) -> None:
+    n, bad = 5_000, 2_345
+    records = [record(i) for i in range(n)]
+    records[bad].update(change)
+    query = {} if mode == "stop" else {mode: "true"}
+    status, body = api.post(URL, {"resource": records}, **query)
+    assert status == 400
+    ctx = batch_error(body)
+    assert ctx["error"] == [bad]
+    failure = ctx["resource"][bad]
+    assert found_by in (failure["code"], failure["message"])
+    if mode == "continue":
+        assert len(ctx["resource"]) == n
+        assert ctx["written"] == [i for i in range(n) if i != bad]
+        assert skus(items) == [f"s{i}" for i in range(n) if i != bad]
+    else:
+        assert len(ctx["resource"]) == bad + 1  # nothing after the stop point
+        assert all("id" in r for r in ctx["resource"][:bad])
+        kept = [] if mode == "rollback" else list(range(bad))
+        assert ctx["written"] == kept
+        assert skus(items) == [f"s{i}" for i in kept]
+    rolled_back = " All changes rolled back." if mode == "rollback" else ""
+    assert body["error"]["message"] == (
+        f"Batch Error: Not all requested records could be created.{rolled_back}"
+    )
+    assert failure == alone(api, records[bad])
+
+
+def test_continue_with_every_other_record_bad_writes_every_good_one(api: Any, items: Any) -> None:
+    records = [record(i) for i in range(300)]
+    for i in range(1, 300, 2):
+        records[i]["qty"] = -1
+    status, body = api.post(URL, records, **{"continue": "true"})
+    ctx = batch_error(body)
+    assert ctx["error"] == list(range(1, 300, 2))
+    assert skus(items) == [f"s{i}" for i in range(0, 300, 2)]
+    assert {r["code"] for r in ctx["resource"][1::2]} == {"23514"}
+
+
+def test_continue_with_mixed_records(api: Any, items: Any) -> None:
+    records: list[Any] = [record(i) for i in range(100)]
+    records[10:10] = [{"sku": "short", "qty": -3}, {"sku": "short2"}]  # short runs, one bad
+    records[50] = "not a record"
+    records[60] = {"sku": "s59", "unknown": 1}  # the next record (record(59)) repeats its sku
+    status, body = api.post(URL, records, **{"continue": "true"})
+    ctx = batch_error(body)
+    assert ctx["error"] == [10, 50, 61]
+    assert ctx["resource"][50]["message"] == "Each record must be a JSON object."
+    assert ctx["resource"][61]["code"] == "23505"
+    good = [r["sku"] for i, r in enumerate(records) if i not in (10, 50, 61)]
+    assert skus(items) == good
+
+
+@pytest.mark.parametrize("mode", ["stop", "rollback"])
+def test_a_failure_found_by_postgresql_wins_over_a_later_chunks_bind_error(
+    api: Any, items: Any, mode: str
+) -> None:
+    """The next chunk is bound while PostgreSQL inserts this one: its bind error must not
+    count when this chunk fails first."""
+    records = [record(i) for i in range(2 * CHUNK_ROWS)]
+    records[CHUNK_ROWS - 3]["qty"] = -1  # found by PostgreSQL, in the first chunk
+    records[CHUNK_ROWS + 2]["qty"] = "many"  # found while binding the second chunk
+    query = {} if mode == "stop" else {mode: "true"}
+    status, body = api.post(URL, records, **query)
+    ctx = batch_error(body)
+    assert ctx["error"] == [CHUNK_ROWS - 3]
+    assert len(ctx["resource"]) == CHUNK_ROWS - 2
+    kept = list(range(CHUNK_ROWS - 3)) if mode == "stop" else []
+    assert ctx["written"] == kept
+    assert skus(items) == [f"s{i}" for i in kept]
+
+
+def test_continue_with_a_whole_span_that_does_not_bind(api: Any, items: Any) -> None:
+    records: list[Any] = [record(i) for i in range(500)]
+    records[100:300] = [{"qty": i, "note": "no sku"} for i in range(200)]  # sku is required
+    status, body = api.post(URL, records, **{"continue": "true"})
+    ctx = batch_error(body)
+    assert ctx["error"] == list(range(100, 300))
+    assert {r["message"] for r in ctx["resource"][100:300]} == {
+        "Required field 'sku' can not be NULL."
+    }
+    assert skus(items) == [r["sku"] for r in records if "sku" in r]
+
+
+@pytest.mark.parametrize("mode", ["stop", "continue"])
+def test_records_bound_one_by_one_take_the_same_path(items: Any, service: Any, mode: str) -> None:
+    """insert_batch on a BoundWrite whose records are plain BoundRecords (not BoundCreates)."""
+    from dataclasses import replace
+
+    from services.db import executor
+    from services.execution.bulk import insert_batch
+    from services.execution.tables import _apply
+    from services.plan.bind import bind_plan
+    from services.plan.types import BoundWrite, TableWrite
+    from services.registry import registry
+
+    live = registry.get("shop")
+    records: list[Any] = [record(i) for i in range(3 * COPY_MIN_ROWS)]
+    records[5]["qty"] = -1  # PostgreSQL refuses it
+    records[7] = {"qty": 1}  # does not bind
+    plan = TableWrite(table="bulk_items", action="create", records=tuple(records))
+    bound = bind_plan(replace(plan, mode="continue" if mode == "continue" else "stop"), live)
+    assert isinstance(bound, BoundWrite)
+    write = replace(bound, records=tuple(bound.records))
+    with executor.connection(live, write=True) as conn:
+        results = insert_batch(conn, write, lambda r: _apply(conn, write, r, None))
+    failed = [i for i, r in enumerate(results) if not isinstance(r, str)]
+    if mode == "stop":
+        assert failed == [5] and len(results) == 6
+        assert skus(items) == [f"s{i}" for i in range(5)]
+    else:
+        assert failed == [5, 7] and len(results) == len(records)
+        assert skus(items) == [r["sku"] for i, r in enumerate(records) if i not in (5, 7)]
+
+
+@pytest.fixture
+def clerk(service: Any) -> Any:
+    """A user whose role may create bulk_items only with qty 7."""
+    rules = [
+        {
+            "service": service,
+            "component": "_table/bulk_items/*",
+            "verb_mask": ALL_VERBS,
+            "filters": [{"name": "qty", "operator": "=", "value": "7"}],
+        }
+    ]
+    role = make_role("bulk clerk", rules)
+    app, key = make_app("bulk app", role)
+    assign_role(make_user("bulk@example.com", "user-password-123"), app, role)
+    return client_for(key, login("bulk@example.com", "user-password-123", key))
+
+
+def test_continue_refuses_each_record_outside_the_role_filter(clerk: Any, items: Any) -> None:
+    records = [{"sku": f"s{i}", "qty": 7} for i in range(3_000)]
+    for i in (0, 1_500, 2_999):
+        records[i]["qty"] = 8
+    status, body = clerk.post(URL, records, **{"continue": "true"})
+    ctx = batch_error(body)
+    assert ctx["error"] == [0, 1_500, 2_999]
+    assert {ctx["resource"][i]["message"] for i in (0, 1_500, 2_999)} == {
+        "Denied access to some of the requested fields."
+    }
+    assert skus(items) == [f"s{i}" for i in range(3_000) if i not in (0, 1_500, 2_999)]
 
 
 def test_records_with_different_columns_keep_their_defaults(api: Any, items: Any) -> None:
@@ -195,21 +400,22 @@ def test_plan_chunks(api: Any) -> None:
     from services.registry import registry
 
     table = registry.get("shop").schema().table("bulk_items")
-
-    def recs(*runs: tuple[int, tuple[str, ...]]) -> list[BoundRecord]:
-        return [BoundRecord(dict.fromkeys(names, 1)) for count, names in runs for _ in range(count)]
-
-    sku, qty = table.column("sku"), table.column("qty")
+    sku = (table.column("sku"),)
     big = CHUNK_ROWS + 5
-    assert plan_chunks(table, recs((big, ("sku",)), (3, ("qty", "sku")), (2, ("sku",)))) == [
-        Chunk(0, CHUNK_ROWS, (sku,)),
-        Chunk(CHUNK_ROWS, big, (sku,)),
-        Chunk(big, big + 5, None),  # two short runs share one record-by-record chunk
+    spans = [Span(0, big, sku), Span(big, big + 3, sku), Span(big + 3, big + 5, sku)]
+    assert plan_chunks(spans) == [
+        Chunk(0, CHUNK_ROWS, sku),
+        Chunk(CHUNK_ROWS, big, sku),
+        Chunk(big, big + 5, None),  # two short spans share one record-by-record chunk
     ]
-    assert plan_chunks(table, recs((COPY_MIN_ROWS, ("qty", "sku")))) == [
-        Chunk(0, COPY_MIN_ROWS, (sku, qty))  # columns in table order
+    # a record that is no object (no columns) goes one by one, whatever follows it
+    spans = [Span(0, 1, ()), Span(1, 1 + COPY_MIN_ROWS, sku), Span(1 + COPY_MIN_ROWS, 40, ())]
+    assert plan_chunks(spans) == [
+        Chunk(0, 1, None),
+        Chunk(1, 1 + COPY_MIN_ROWS, sku),
+        Chunk(1 + COPY_MIN_ROWS, 40, None),
     ]
-    assert plan_chunks(table, []) == []
+    assert plan_chunks([]) == []
 
 
 ALL_TYPES = {

@@ -25,6 +25,7 @@ from core.environ_request import RequestLike
 from core.errors import GatewayError
 from core.request import ApiRequest, read_request
 from core.responses import Answer
+from gateway import key_reads
 from gateway.respond import respond
 from limits.enforce import LimitExceeded, enforce
 from limits.rules import Caller
@@ -43,8 +44,9 @@ from services.db.db_identity import acting_as
 from services.execution.run import Cached, Context, Result, execute_plan
 from services.plan.bind import RelatedGuard, bind_plan
 from services.plan.parse import parse_request
-from services.plan.types import Bound, BoundNode, BoundRead, BoundWrite
+from services.plan.types import Bound, BoundNode, BoundRead, BoundWrite, Plan
 from services.registry import LiveService, registry
+from services.sql.compile import Statement
 from services.sql.plan import compile_plan
 
 
@@ -93,12 +95,23 @@ def serve(req: ApiRequest, live: LiveService, grant: Grant, scope: str, clock: C
 
 
 def _stages(req: ApiRequest, live: LiveService, grant: Grant, scope: str, clock: Clock) -> Result:
-    plan = parse_request(req)  # 6
-    clock.lap("parse")
-    bound = bind_plan(plan, live, related_guard(grant))  # 7
-    row_filter = _row_filter(grant, bound)
-    statement = compile_plan(bound, row_filter)  # 8
-    clock.lap("bind")
+    recalled = key_reads.recall(req, live, grant)  # 6-8 for GET _table/{t}/{id}, seen before
+    plan: Plan
+    bound: Bound
+    statement: Statement | None
+    row_filter: BoundNode | None
+    if recalled is not None:
+        plan, bound, statement = recalled
+        row_filter = None
+        clock.lap("bind")
+    else:
+        plan = parse_request(req)  # 6
+        clock.lap("parse")
+        bound = bind_plan(plan, live, related_guard(grant))  # 7
+        row_filter = _row_filter(grant, bound)
+        statement = compile_plan(bound, row_filter)  # 8
+        clock.lap("bind")
+        key_reads.remember(req, live, grant, plan, bound, statement)
     result = execute_plan(plan, bound, statement, Context(live, grant, row_filter, scope, req))
     clock.lap("cache" if isinstance(result, Cached) and result.outcome == "hit" else "db")
     return result

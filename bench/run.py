@@ -12,7 +12,7 @@ the DRF baseline, on the same fixture and workloads, measured side by side in on
 Targets (every one must answer the same rows; checked once per workload before measuring):
 
   gateway       gateway.wsgi:application as the Dockerfile runs it (granian --interface wsgi
-                --workers 4 --blocking-threads 1) with the production extras on: GATEWAY_AUDIT=db,
+                --workers 2 --blocking-threads 2) with the production extras on: GATEWAY_AUDIT=db,
                 GATEWAY_METRICS=true (a fresh PROMETHEUS_MULTIPROC_DIR), CACHE_URL on the local
                 Redis (db 13, prefix gwbench-run, whose keys are deleted first), a limit that
                 counts every call to the service (rate 1e9 a minute, never reached), the data
@@ -69,6 +69,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -728,6 +729,7 @@ class Target:
     described: str  # how it runs, for the report
     metrics_port: int = 0  # Platformatic's Prometheus endpoint
     sent: int = 0  # requests answered during warm-ups and slices
+    slow_calls: int = 0  # --slow-ms calls made during its slices
 
 
 @dataclass
@@ -737,6 +739,37 @@ class Result:
     target: str
     summary: Summary
     ratios: dict[str, float] = field(default_factory=dict)  # gateway / other target
+
+
+class SlowCaller:
+    """`--slow-ms`: while a gateway slice runs, one client keeps one slow call in flight (a
+    `_func` that sleeps in PostgreSQL), so the slice shows what a slow query does to the
+    latency of unrelated requests. Counts its calls and failures."""
+
+    def __init__(self, target: Target, ms: int) -> None:
+        self.target, self.ms = target, ms
+        self.calls = self.failed = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> SlowCaller:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        path = f"/api/v2/{SERVICE}/_func/{fixture.SLOW_FUNCTION}"
+        body = json.dumps({"params": {"ms": self.ms}})
+        while not self._stop.is_set():
+            status, _ = send(self.target.server.port, "POST", path, body, self.target.headers)
+            self.calls += 1
+            self.failed += status != 200
 
 
 def measure_workload(
@@ -753,7 +786,13 @@ def measure_workload(
         shift = i % len(targets)
         for t in targets[shift:] + targets[:shift]:
             req = workload.requests[t.family]
-            m = load(t.server.port, req, t.headers, args.duration, settings, t.meter)
+            slow = SlowCaller(t, args.slow_ms) if args.slow_ms and t.family == "gateway" else None
+            with slow or contextlib.nullcontext():
+                m = load(t.server.port, req, t.headers, args.duration, settings, t.meter)
+            if slow is not None:
+                t.slow_calls += slow.calls
+                if slow.failed:
+                    raise RuntimeError(f"{slow.failed} slow calls failed")
             t.sent += m.requests
             slices[t.name].append(m)
     return {name: Summary(ms) for name, ms in slices.items()}
@@ -933,8 +972,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Watt worker threads; several values: one Platformatic target each",
     )
     p.add_argument("--gunicorn-workers", type=int, default=4)
-    p.add_argument("--granian-workers", type=int, default=4)
-    p.add_argument("--granian-threads", type=int, default=1, help="granian blocking threads")
+    p.add_argument("--granian-workers", type=int, default=2, help="as the Dockerfile: 2")
+    p.add_argument(
+        "--granian-threads", type=int, default=2, help="granian blocking threads (Dockerfile: 2)"
+    )
+    p.add_argument(
+        "--slow-ms",
+        type=int,
+        default=0,
+        help="keep one call that sleeps this long in PostgreSQL in flight at the gateway "
+        "during its slices (tail latency behind a slow query)",
+    )
     p.add_argument(
         "--retry-disturbed",
         type=int,
@@ -1104,6 +1152,14 @@ def bench_server(kind: ServerKind, setup: Setup, args: argparse.Namespace, repor
         )
         print(note, flush=True)
         report.checks.append(note)
+        if args.slow_ms:
+            note = (
+                f"{kind.name}: during the gateway's slices one client kept a {args.slow_ms} ms "
+                f"call in flight ({gateway.slow_calls:,} calls, none failed; the audit count "
+                "includes them)"
+            )
+            print(note, flush=True)
+            report.checks.append(note)
         if args.profile:
             for key in args.workloads:
                 print(f"[{kind.name}] {key}: profiling the gateway with py-spy", flush=True)

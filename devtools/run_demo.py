@@ -244,7 +244,7 @@ def server_command(port: int, workers: str) -> list[str]:
         "--workers",
         workers,
         "--blocking-threads",
-        "1",
+        os.environ.get("WEB_THREADS") or "2",  # a slow query holds one thread, not the worker
         "--no-ws",
         "--log-level",
         "info",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from limits.models import PERIOD_SECONDS, PERIODS, Limit, key_text
@@ -27,18 +27,19 @@ class LimitRule:
     endpoint: str  # lower-case, no '/' at either end
     verb: str  # upper-case, "" for every verb
     description: str = ""
+    # worked out once from the fields above (matching runs on every call of a limited service)
+    seconds: int = field(init=False, compare=False, repr=False)
+    per_user: bool = field(init=False, compare=False, repr=False)
+    segments: tuple[str, ...] = field(init=False, compare=False, repr=False)  # type's parts
 
-    @property
-    def seconds(self) -> int:
-        return PERIOD_SECONDS[self.period]
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seconds", PERIOD_SECONDS[self.period])
+        object.__setattr__(self, "per_user", "each_user" in self.type)
+        object.__setattr__(self, "segments", tuple(self.type.split(".")[1:]))
 
     @property
     def period_name(self) -> str:
         return PERIODS[self.period]
-
-    @property
-    def per_user(self) -> bool:
-        return "each_user" in self.type
 
     @property
     def key_text(self) -> str:
@@ -93,7 +94,7 @@ def _endpoint_matches(pattern: str, resource: str) -> bool:
 def matches(rule: LimitRule, caller: Caller) -> bool:
     if rule.verb and rule.verb != caller.verb:
         return False
-    for segment in rule.type.split(".")[1:]:
+    for segment in rule.segments:
         if segment == "user" and (caller.user_id is None or caller.user_id != rule.user_id):
             return False
         if segment == "each_user" and caller.user_id is None:
@@ -139,7 +140,7 @@ class _Snapshot:
                     rule_from(row)
                     for row in Limit.objects.filter(is_active=True)
                     .order_by("id")
-                    .values(*LimitRule.__dataclass_fields__)
+                    .values(*(n for n, f in LimitRule.__dataclass_fields__.items() if f.init))
                 )
             return self.rules
 

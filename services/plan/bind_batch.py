@@ -48,7 +48,7 @@ _SEP = "\n"  # joins a column's strings for one pattern match; no pattern below 
 # (money's does not: coerce() may spell a small one 1E-7, which money refuses).
 # (possessive quantifiers: no item ever needs to give characters back, and it is much faster)
 _DECIMAL = r"-?[0-9]++(?:\.[0-9]++)?+"
-_INTEGER = r"[+-]?[0-9]++"
+_INTEGER = r"[+-]?(?:0*[1-9][0-9]{0,18}|0+)"  # at most bigint's 19 digits: int() stays cheap
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _ALL_DECIMAL = re.compile(f"(?:{_DECIMAL}{_SEP})*+")
 _ALL_INTEGER = re.compile(f"(?:{_INTEGER}{_SEP})*+")

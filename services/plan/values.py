@@ -41,6 +41,9 @@ MAX_NESTING = 100
 _TEXTUAL = frozenset({"text", "varchar", "bpchar", "name", "citext"})
 
 
+_MAX_INT_DIGITS = 19  # significant digits of the largest bigint
+
+
 def _int(column: Column, value: Any) -> int:
     if isinstance(value, bool):
         return int(value)
@@ -51,6 +54,9 @@ def _int(column: Column, value: Any) -> int:
     elif isinstance(value, Decimal) and value == value.to_integral_value():
         result = int(value)
     elif isinstance(value, str) and _INT_RE.match(value):
+        if len(value.strip().lstrip("+-").lstrip("0")) > _MAX_INT_DIGITS:
+            # no integer column holds it (and int() of over 4,300 digits raises ValueError)
+            raise BadRequest(f"Field '{column.name}' is out of range for type {column.db_type}.")
         result = int(value)
     else:
         raise BadRequest(f"Field '{column.name}' must be a valid integer.")

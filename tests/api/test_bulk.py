@@ -80,6 +80,16 @@ def test_100k_rollback_failing_at_the_last_record_writes_nothing(api: Any, items
     assert skus(items) == []
 
 
+def test_an_integer_of_thousands_of_digits_is_that_records_400(api: Any, items: Any) -> None:
+    records = [{**record(i), "qty": str(i)} for i in range(3_000)]  # the column-wise path
+    records[2_500]["qty"] = "9" * 5_000  # int() of a string this long raises ValueError
+    status, body = api.post(URL, records, rollback="1")
+    ctx = batch_error(body)
+    assert ctx["error"] == [2_500] and ctx["written"] == []
+    assert ctx["resource"][2_500]["message"] == "Field 'qty' is out of range for type integer."
+    assert skus(items) == []
+
+
 def test_rollback_with_a_record_invalid_at_bind_writes_nothing(api: Any, items: Any) -> None:
     records = [record(i) for i in range(5_000)]
     records[4_321] = {"sku": None}

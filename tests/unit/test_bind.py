@@ -320,3 +320,17 @@ def test_refresh_reaches_the_catalog() -> None:
     bind("GET", "_table/orders", {"refresh": "true"}, catalogs=catalogs)
     bind("GET", "_func/add_numbers", {"refresh": "true", "a": "1", "b": "2"}, catalogs=catalogs)
     assert catalogs.refreshes == ["schema", "routines"]
+
+
+def test_an_integer_longer_than_any_column_holds_is_a_400_not_a_500() -> None:
+    """int() of a string over 4,300 digits raises ValueError: refused before, by its length."""
+    from core.errors import BadRequest
+    from services.plan.values import coerce
+    from tests.unit.catalog_fixture import ORDERS
+
+    column = ORDERS.column("id")
+    with pytest.raises(BadRequest, match="out of range"):
+        coerce(column, "9" * 5000)
+    assert coerce(column, "0" * 100 + "42") == 42  # leading zeros are not digits that count
+    with pytest.raises(BadRequest, match="out of range"):
+        coerce(column, "9" * 20)  # past bigint, as before

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
-from weakref import WeakKeyDictionary
 
 import psycopg
 
@@ -37,16 +36,18 @@ class ConnectionLost(ServiceUnavailable):
         self.cause = cause
 
 
-_cursors: WeakKeyDictionary[Connection, psycopg.Cursor[Any]] = WeakKeyDictionary()
+_CURSOR = "_gateway_cursor"  # the attribute holding a connection's reusable cursor
 
 
 def run(conn: Connection, query: Any, params: Sequence[Any] | None = None) -> psycopg.Cursor[Any]:
     """Execute on the connection's own reusable cursor (`conn.execute` makes a new cursor per
     statement, a fifth of psycopg's CPU for a key read). Read its results before the next
-    statement on the same connection: they are replaced."""
-    cursor = _cursors.get(conn)
+    statement on the same connection: they are replaced. The cursor lives on the connection
+    (not in a weak map: it refers to its connection, so a map entry would never go)."""
+    cursor: psycopg.Cursor[Any] | None = getattr(conn, _CURSOR, None)
     if cursor is None or cursor.closed:
-        cursor = _cursors[conn] = conn.cursor()
+        cursor = conn.cursor()
+        setattr(conn, _CURSOR, cursor)
     return cursor.execute(query, params)
 
 

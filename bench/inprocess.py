@@ -194,6 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         with fixture.connect(fixture.DATABASE) as conn:
             fixture.remove_inserted_rows(conn)
+        if "gateway.wsgi" in sys.modules:  # store the audit trail before its file goes
+            from audit.recorder import recorder
+
+            recorder.stop()
+            recorder.flush()
         shutil.rmtree(workdir, ignore_errors=True)
     print(f"command: `{command}`; Python {platform.python_version()}; {args.rounds} rounds")
     print()

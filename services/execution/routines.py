@@ -100,8 +100,13 @@ def call_routine(live: LiveService, bound: BoundRoutineCall, stmt: Statement) ->
     with executor.connection(live, write=True) as conn:
         try:
             cursor = executor.run(conn, stmt.query, stmt.params)
-            row = cursor.fetchone() if cursor.description is not None else None
-            columns = [c.name for c in cursor.description] if cursor.description else None
+            description = cursor.description  # psycopg builds it anew on every access
+            row = cursor.fetchone() if description is not None else None
+            columns = (
+                [c.name for c in description]
+                if description and bound.plan.kind == "procedure"
+                else None
+            )
         except psycopg.Error as exc:
             raise _call_error(conn, exc, prefix, call) from None
     if bound.plan.kind == "function":

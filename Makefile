@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # Touched after a successful install; reinstalls only when a requirements file changes.
 STAMP := $(VENV)/.installed
 # the packages mypy checks (pyproject.toml [tool.mypy])
-TYPED := core gateway services rbac apikeys limits audit
+TYPED := core gateway services rbac apikeys limits audit lookups
 PYTEST_ARGS ?= -n 2
 
 .DEFAULT_GOAL := help

@@ -15,9 +15,11 @@ from rest_framework.request import Request
 from apikeys.keys import generate
 from apikeys.models import App
 from core.flags import as_bool
-from core.system_records import RecordResource, views_for
+from core.system_records import RecordResource, nested_list, views_for
+from lookups.records import related_lookups, save_related_lookups
 
 ROLE = "role_by_role_id"
+LOOKUPS = "lookup_by_app_id"
 # The app's default role, through the model's own foreign key ("rbac.Role"): apikeys sits
 # below rbac and imports nothing of it.
 _ROLES = App._meta.get_field("role").related_model._default_manager.all()
@@ -57,7 +59,7 @@ class AppResource(RecordResource):
         "created_date",
         "last_modified_date",
     )
-    related_names = (ROLE,)
+    related_names = (ROLE, LOOKUPS)
 
     def queryset(self) -> Any:
         return App.objects.select_related("role")
@@ -69,6 +71,8 @@ class AppResource(RecordResource):
             record[ROLE] = (
                 {"id": role.pk, "name": role.name, "is_active": role.is_active} if role else None
             )
+        if LOOKUPS in related:
+            record[LOOKUPS] = related_lookups("app_id", obj.pk)
         return record
 
     def write(self, record: dict[str, Any], instance: App | None, request: Request) -> App:
@@ -76,6 +80,9 @@ class AppResource(RecordResource):
         if instance is None or self.may_patch_empty(request):
             new_key(app)
         app.save()
+        lookups = nested_list(record, LOOKUPS)
+        if lookups is not None:
+            save_related_lookups("app_id", app.pk, LOOKUPS, lookups)
         return app
 
     def may_patch_empty(self, request: Request) -> bool:

@@ -1,16 +1,20 @@
-"""DreamFactory's record conventions for the system API (spec §9.1), shared by roles, apps and
-users: list answers wrapped in `resource`, list bodies for POST (201, ids only unless
-`fields`), PATCH/PUT as partial updates, DELETE by id or `ids`, `related` lists.
+"""DreamFactory's record conventions for the system API (spec §9.1), shared by services, roles,
+apps, users and limits: list answers wrapped in `resource`, list bodies for POST (201, ids
+only unless `fields`), PATCH/PUT as partial updates (by id, by records, or one record applied
+to `ids` or `filter`), DELETE by id, `ids`, records or `filter`, `related` lists, and verb
+tunnelling (a POST with X-HTTP-Method: GET reads).
 
 A RecordResource says how one model maps to records and how a record is validated and saved;
-the two views here do the HTTP side. Every write runs in one transaction: a batch that fails on
-any record writes nothing (DF's `rollback=true`), and the error names the record.
+the two views here do the HTTP side. Reads take the options of `core.record_query`; writes of
+several records are batches (`core.record_batch`: stop at the first failure by default,
+`continue=true`, `rollback=true`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import partial
 from typing import Any, ClassVar
 
 from django.core.exceptions import ObjectDoesNotExist
@@ -24,7 +28,10 @@ from rest_framework.views import APIView
 from core.drf import as_gateway_error
 from core.errors import BadRequest, GatewayError, NotFound
 from core.flags import as_bool
+from core.record_batch import Mode, Step, batch_mode, run_batch
+from core.record_query import Field, filtered, id_list, ordered, page, query_fields, request_options
 from core.records import NO_RECORDS, records_from_body
+from core.request import effective_verb
 
 
 class RecordResource:
@@ -69,6 +76,11 @@ class RecordResource:
     def remove(self, obj: Any) -> None:
         obj.delete()
 
+    def query_fields(self) -> dict[str, Field]:
+        """The record fields `filter` and `order` may name (lower-case) -> model fields:
+        the stored ones among `record_fields`. Override to add or hide some."""
+        return query_fields(self.model, self.record_fields)
+
     def may_patch_empty(self, request: Request) -> bool:
         """Whether a PATCH without fields means something (an app's `?regenerate=true`)."""
         return False
@@ -102,31 +114,22 @@ def valid(serializer: serializers.Serializer[Any], where: str = "") -> dict[str,
 
 
 def names(value: Any) -> frozenset[str]:
+    """A comma list (or a JSON array, as a body option) as a set of names."""
     if not value:
         return frozenset()
-    return frozenset(v.strip() for v in str(value).split(",") if v.strip())
-
-
-def _ids(value: Any) -> list[int]:
-    try:
-        return [int(v) for v in names(value)]
-    except ValueError:
-        raise BadRequest("ids must be a comma-separated list of integers.") from None
-
-
-def _int(value: Any, name: str) -> int:
-    try:
-        return int(value or 0)
-    except ValueError:
-        raise BadRequest(f"{name} must be an integer.") from None
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    return frozenset(str(v).strip() for v in items if str(v).strip())
 
 
 class _Options:
-    """fields/related from the query string (or a tunnelled body)."""
+    """The request's options (query string, or a tunnelled or wrapped body): `fields` and
+    `related` shape each answer; the rest is read where it is used."""
 
-    def __init__(self, request: Request, resource: RecordResource) -> None:
-        self.fields = names(request.query_params.get("fields"))
-        related = names(request.query_params.get("related"))
+    def __init__(self, request: Request, resource: RecordResource, *, body_options: bool) -> None:
+        data = _body(request)
+        self.values = request_options(request.query_params, data, body_options=body_options)
+        self.fields = names(self.values.get("fields"))
+        related = names(self.values.get("related"))
         if "*" in related:
             related = frozenset(resource.related_names)
         unknown = sorted(related - set(resource.related_names))
@@ -147,6 +150,16 @@ class _Options:
         return {k: v for k, v in record.items() if k in keep}
 
 
+def _body(request: Request) -> Any:
+    data = request.data
+    return data if isinstance(data, list | dict) else None
+
+
+def _wrapped(data: Any) -> bool:
+    """A body whose records sit under `resource`: its other top-level keys are options."""
+    return isinstance(data, dict) and "resource" in data
+
+
 def _write_answer(
     resource: RecordResource, obj: Any, options: _Options, request: Request
 ) -> dict[str, Any]:
@@ -155,38 +168,72 @@ def _write_answer(
     return answer
 
 
-def _each(records: Iterable[Any]) -> Iterable[tuple[int, dict[str, Any]]]:
+def _record_ids(records: Iterable[Any]) -> list[int]:
+    """The ids of records given in a body (a read or delete by records), or of a bare list
+    of ids, as DF also takes it."""
+    ids = []
     for index, record in enumerate(records):
-        if not isinstance(record, dict):
-            raise BadRequest(f"Record {index} must be a JSON object.")
-        yield index, record
+        if isinstance(record, int | str):
+            ids.append(record)
+        elif isinstance(record, dict) and "id" in record:
+            ids.append(record["id"])
+        else:
+            raise BadRequest(f"Required id field(s) not found in record {index}: id.")
+    return id_list(ids)
 
 
-def _in_record(index: int, exc: GatewayError) -> GatewayError:
-    exc.message = f"Record {index}: {exc.message}"
-    return exc
+def _matching_ids(resource: RecordResource, options: dict[str, Any]) -> list[int]:
+    """The ids of the records `filter` matches, in the read order (a write by filter)."""
+    fields = resource.query_fields()
+    rows = ordered(filtered(resource.queryset(), options, fields), options, fields)
+    return list(rows.values_list("pk", flat=True))
 
 
-class CollectionView(APIView):
-    """GET (list), POST (create, 201), PATCH/PUT (records carrying ids), DELETE (`ids`)."""
+def _tunnel(request: Request) -> None:
+    """Verb tunnelling (spec §1.2): a POST carrying X-HTTP-Method, X-Method-Override or
+    `?method=` is handled as that verb (a read by ids in the body, say), as the data API does."""
+    if request.method != "POST":
+        return
+    verb = effective_verb("POST", request.META, request.query_params)
+    if verb != "POST":
+        request._request.method = verb
+        request.method = verb
 
+
+class _SystemView(APIView):
     resource: ClassVar[RecordResource]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        _tunnel(request)  # before permissions see the verb
+        super().initial(request, *args, **kwargs)
+
+
+class CollectionView(_SystemView):
+    """GET (list, by `ids` or `filter`), POST (create, 201), PATCH/PUT (records carrying ids,
+    or one record applied to `ids` or `filter`), DELETE (`ids`, records or `filter`)."""
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request) -> Response:
-        options = _Options(request, self.resource)
+        options = _Options(request, self.resource, body_options=True)
+        values = options.values
+        fields = self.resource.query_fields()
         rows = self.resource.queryset()
-        ids = request.query_params.get("ids")
+        ids = id_list(values.get("ids"))
+        records = records_from_body(_body(request)) if not ids else None
+        if records:
+            ids = _record_ids(records)
         if ids:
-            rows = rows.filter(pk__in=_ids(ids))
-        offset = max(0, _int(request.query_params.get("offset"), "offset"))
-        limit = _int(request.query_params.get("limit"), "limit")
-        total = rows.count() if as_bool(request.query_params.get("include_count", "")) else None
-        rows = rows[offset : offset + limit] if limit > 0 else rows[offset:]
+            rows = rows.filter(pk__in=ids)
+        else:
+            rows = filtered(rows, values, fields)
+        rows = ordered(rows, values, fields)
+        if as_bool(values.get("count_only", "")):
+            return Response(rows.count())
+        total = rows.count() if as_bool(values.get("include_count", "")) else None
         body: dict[str, Any] = {
             "resource": [
                 options.shape(self.resource.to_record(r, options.related), write=False)
-                for r in rows
+                for r in page(rows, values)
             ]
         }
         if total is not None:
@@ -204,61 +251,113 @@ class CollectionView(APIView):
     put = patch
 
     def _write_all(self, request: Request, *, create: bool) -> list[dict[str, Any]]:
-        """Prepare every record (finding the one to update unless `create`), then write them
-        all in one transaction; the first failure names its record and nothing is written."""
-        options = _Options(request, self.resource)
-        records = records_from_body(request.data)
+        """Create the body's records, or update them (each by its `id`, or the first record
+        applied to every record of `ids` or `filter`), as one batch (spec §3.8)."""
+        data = _body(request)
+        options = _Options(request, self.resource, body_options=_wrapped(data))
+        mode = batch_mode(options.values)
+        records = records_from_body(data)
         if not records:
             raise BadRequest(NO_RECORDS)
-        prepared: list[tuple[Any | None, dict[str, Any]]] = []
-        for index, record in _each(records):
-            if not create and "id" not in record:
-                raise BadRequest(f"Required id field(s) not found in record {index}: id.")
+        targets: list[tuple[Any, Any]]
+        if create:
+            targets = [(record, None) for record in records]
+        elif options.values.get("ids") not in (None, "", []):
+            targets = [(records[0], pk) for pk in id_list(options.values.get("ids"))]
+        elif str(options.values.get("filter") or "").strip():
+            targets = [(records[0], pk) for pk in _matching_ids(self.resource, options.values)]
+        else:
+            targets = [
+                (record, record.get("id") if isinstance(record, dict) else None)
+                for record in records
+            ]
+        steps = self._steps(targets, create, mode, request, options)
+        return run_batch(steps, mode=mode, verb="POST" if create else "PATCH")
+
+    def _steps(
+        self,
+        targets: list[tuple[Any, Any]],
+        create: bool,
+        mode: Mode,
+        request: Request,
+        options: _Options,
+    ) -> list[Step]:
+        """Find and prepare each record before the transaction (hashing a password is slow);
+        a failure here is that record's result, and ends the list unless `continue`."""
+        steps: list[Step] = []
+        for index, (record, pk) in enumerate(targets):
             try:
-                obj = None if create else self.resource.get(record["id"])
-                prepared.append((obj, self.resource.prepare(record, obj)))
+                if not isinstance(record, dict):
+                    raise BadRequest(f"Record {index} must be a JSON object.")
+                if not create and pk is None:
+                    raise BadRequest(f"Required id field(s) not found in record {index}: id.")
+                obj = None if create else self.resource.get(pk)
+                prepared = self.resource.prepare(record, obj)
             except GatewayError as exc:
-                raise _in_record(index, exc) from None
-        written = []
-        with transaction.atomic():
-            for index, (obj, record) in enumerate(prepared):
-                try:
-                    written.append(self.resource.write(record, obj, request))
-                except GatewayError as exc:
-                    raise _in_record(index, exc) from None
-        return [_write_answer(self.resource, obj, options, request) for obj in written]
+                steps.append(exc)
+                if mode != "continue":
+                    break
+                continue
+            steps.append(partial(self._write_one, prepared, obj, request, options))
+        return steps
+
+    def _write_one(
+        self, record: dict[str, Any], obj: Any, request: Request, options: _Options
+    ) -> dict[str, Any]:
+        saved = self.resource.write(record, obj, request)
+        return _write_answer(self.resource, saved, options, request)
 
     @extend_schema(responses={200: dict})
     def delete(self, request: Request) -> Response:
-        ids = _ids(request.query_params.get("ids"))
+        """Delete by `ids`, by the body's records or by `filter`; each answer (the id, or the
+        `fields` asked for) is read before its record goes. Answers keep the request's order."""
+        options = _Options(request, self.resource, body_options=True)
+        values = options.values
+        mode = batch_mode(values)
+        ids = id_list(values.get("ids"))
         if not ids:
-            records = records_from_body(request.data) or ()
-            ids = [int(r["id"]) for _, r in _each(records) if str(r.get("id", "")).isdigit()]
-        if not ids:
-            raise BadRequest("No filter or records given for delete request.")
-        with transaction.atomic():
-            objs = [self.resource.get(pk) for pk in ids]
-            for obj in objs:
-                self.resource.remove(obj)
-        return Response({"resource": [{"id": pk} for pk in ids]})
+            records = records_from_body(_body(request))
+            if records:
+                ids = _record_ids(records)
+            elif str(values.get("filter") or "").strip():
+                ids = _matching_ids(self.resource, values)
+                if not ids:
+                    return Response({"resource": []})
+            else:
+                raise BadRequest("No filter or records given for delete request.")
+        steps: list[Step] = []
+        for pk in ids:
+            try:
+                obj = self.resource.get(pk)
+            except GatewayError as exc:
+                steps.append(exc)
+                if mode != "continue":
+                    break
+                continue
+            steps.append(partial(self._remove_one, obj, options))
+        return Response({"resource": run_batch(steps, mode=mode, verb="DELETE")})
+
+    def _remove_one(self, obj: Any, options: _Options) -> dict[str, Any]:
+        answer = options.shape(self.resource.to_record(obj, options.related), write=True)
+        self.resource.remove(obj)
+        return answer
 
 
-class DetailView(APIView):
-    """GET one record (unwrapped), PATCH/PUT it (partial update), DELETE it."""
-
-    resource: ClassVar[RecordResource]
+class DetailView(_SystemView):
+    """GET one record (unwrapped), PATCH/PUT it (partial update), DELETE it (answering the
+    `fields` asked for, read before it goes)."""
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request, pk: int) -> Response:
-        options = _Options(request, self.resource)
+        options = _Options(request, self.resource, body_options=True)
         record = self.resource.to_record(self.resource.get(pk), options.related)
         return Response(options.shape(record, write=False))
 
     @extend_schema(request=dict, responses={200: dict})
     def patch(self, request: Request, pk: int) -> Response:
-        options = _Options(request, self.resource)
+        data: Any = _body(request)
+        options = _Options(request, self.resource, body_options=_wrapped(data))
         obj = self.resource.get(pk)
-        data: Any = request.data
         if isinstance(data, dict) and isinstance(data.get("resource"), list):
             data = data["resource"][0] if len(data["resource"]) == 1 else None
         if not isinstance(data, dict) or not (data or self.resource.may_patch_empty(request)):
@@ -272,10 +371,12 @@ class DetailView(APIView):
 
     @extend_schema(responses={200: dict})
     def delete(self, request: Request, pk: int) -> Response:
+        options = _Options(request, self.resource, body_options=True)
         obj = self.resource.get(pk)
+        answer = options.shape(self.resource.to_record(obj, options.related), write=True)
         with transaction.atomic():
             self.resource.remove(obj)
-        return Response({"id": int(pk)})
+        return Response(answer)
 
 
 def views_for(resource: RecordResource, name: str) -> tuple[Any, Any]:

@@ -13,7 +13,9 @@ from rest_framework.views import APIView
 from core.credentials import extract_credentials
 from rbac.policy import authenticate, reaches
 from services.models import Service
-from services.system.api import SERVICE_TYPE
+from services.system.service_types import SERVICE_TYPES, directory_entry
+
+SERVICE_KEYS = ("id", "name", "label", "description", "type", "spec_url")
 
 
 class ServiceDirectory(APIView):
@@ -24,21 +26,39 @@ class ServiceDirectory(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request) -> Response:
+        """`group` and `type` narrow both lists; `fields` picks the services' keys."""
         principal = authenticate(extract_credentials(request._request))  # bad tokens fail
-        services = [s for s in Service.objects.filter(is_active=True) if reaches(principal, s.pk)]
+        params = request.query_params
+        group = (params.get("group") or "").lower()
+        kind = (params.get("type") or "").lower()
+        types = [
+            directory_entry(name)
+            for name, record in SERVICE_TYPES.items()
+            if (not group or record["group"].lower() == group) and (not kind or name == kind)
+        ]
+        type_names = {t["name"] for t in types}
+        services = [
+            s
+            for s in Service.objects.filter(is_active=True)
+            if s.type in type_names and reaches(principal, s.pk)
+        ]
+        fields = {f.strip() for f in (params.get("fields") or "").split(",") if f.strip()}
+        keys = (
+            SERVICE_KEYS
+            if not fields or "*" in fields
+            else [k for k in SERVICE_KEYS if k in fields]
+        )
         return Response(
             {
-                "services": [
-                    {
-                        "id": s.pk,
-                        "name": s.name,
-                        "label": s.label,
-                        "description": s.description,
-                        "type": s.type,
-                        "spec_url": f"/api/v2/{s.name}/_spec",
-                    }
-                    for s in services
-                ],
-                "service_types": [SERVICE_TYPE],
+                "services": [{key: _value(s, key) for key in keys} for s in services],
+                "service_types": types,
             }
         )
+
+
+def _value(service: Service, key: str) -> Any:
+    if key == "id":
+        return service.pk
+    if key == "spec_url":
+        return f"/api/v2/{service.name}/_spec"
+    return getattr(service, key)

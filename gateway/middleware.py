@@ -25,11 +25,12 @@ from gateway.views import data_api, error_response
 log = logging.getLogger("gateway")
 
 _SYSTEM_PREFIXES = ("/api/v2/system/", "/api/v2/user/", "/api/v2/api_docs")
+_SYSTEM_ROOTS = ("/api/v2", "/api", "/api/v2/system", "/api/v2/user")
 
 
 def is_system_path(path: str) -> bool:
     """System API paths (DRF) under /api/, as opposed to a service's data API."""
-    return path.startswith(_SYSTEM_PREFIXES) or path.rstrip("/") in ("/api/v2", "/api")
+    return path.startswith(_SYSTEM_PREFIXES) or path.rstrip("/") in _SYSTEM_ROOTS
 
 
 def is_data_path(path: str) -> bool:

@@ -26,6 +26,7 @@ from core.errors import GatewayError
 from core.request import ApiRequest, read_request
 from core.responses import Answer
 from gateway import key_reads
+from gateway.lookup_values import with_lookups
 from gateway.respond import respond
 from limits.enforce import LimitExceeded, enforce
 from limits.rules import Caller
@@ -42,7 +43,7 @@ from rbac.row_filters import bind_for_table
 from services.catalog.schema_cache import NotInCache, Table
 from services.db.db_identity import acting_as
 from services.execution.run import Cached, Context, Result, execute_plan
-from services.plan.bind import RelatedGuard, bind_plan
+from services.plan.bind import RelatedGuard, WriteGuard, bind_plan
 from services.plan.parse import parse_request
 from services.plan.types import Bound, BoundNode, BoundRead, BoundWrite, Plan
 from services.registry import LiveService, registry
@@ -75,6 +76,7 @@ def handle(request: RequestLike, service: str, resource: str) -> Answer:
     _note_principal(principal)
     require_credentials(principal)
     live, grant = resolve_service(principal, req)  # 3, 4
+    req = with_lookups(req, principal)  # `{name}` in filters, records, params (spec §7.6)
     clock.lap("auth")
     limit_headers = throttle(principal, grant, live, req)  # 5
     if limit_headers:
@@ -107,7 +109,7 @@ def _stages(req: ApiRequest, live: LiveService, grant: Grant, scope: str, clock:
     else:
         plan = parse_request(req)  # 6
         clock.lap("parse")
-        bound = bind_plan(plan, live, related_guard(grant))  # 7
+        bound = bind_plan(plan, live, related_guard(grant), write_guard(grant))  # 7
         row_filter = _row_filter(grant, bound)
         statement = compile_plan(bound, row_filter)  # 8
         clock.lap("bind")
@@ -158,6 +160,17 @@ def related_guard(grant: Grant) -> RelatedGuard | None:
 
     def guard(table: Table) -> BoundNode | None:
         return bind_for_table(grant.check(f"_table/{table.name}", "GET").row_filter, table)
+
+    return guard
+
+
+def write_guard(grant: Grant) -> WriteGuard | None:
+    """Nested related writes need the verb on `_table/{t}` too; its row filter applies."""
+    if grant.is_admin:
+        return None
+
+    def guard(table: Table, verb: str) -> BoundNode | None:
+        return bind_for_table(grant.check(f"_table/{table.name}", verb).row_filter, table)
 
     return guard
 

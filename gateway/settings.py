@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "audit.apps.AuditConfig",
     "limits.apps.LimitsConfig",
     "services.apps.ServicesConfig",
+    "lookups.apps.LookupsConfig",
 ]
 
 # gateway.middleware.ApiMiddleware answers every /api/ request itself, so the admin's
@@ -168,7 +169,7 @@ STORAGES = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rbac.authentication.SessionTokenAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rbac.authentication.IsGatewayAdmin"],
+    "DEFAULT_PERMISSION_CLASSES": ["rbac.system_access.SystemAccess"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "core.drf.GatewayJSONParser",
@@ -193,6 +194,15 @@ JWT_SECRET = env.str("JWT_SECRET", default=SECRET_KEY)
 JWT_TTL_MINUTES = env.int("JWT_TTL_MINUTES", default=1440)
 # How long after issue an (even expired) token may be refreshed with PUT .../session.
 JWT_REFRESH_TTL_MINUTES = env.int("JWT_REFRESH_TTL_MINUTES", default=20160)
+# Logins with "remember_me": true get a token that lives the whole refresh window (DF's
+# DF_ALLOW_FOREVER_SESSIONS; off by default, as in DF).
+JWT_ALLOW_FOREVER_SESSIONS = env.bool("JWT_ALLOW_FOREVER_SESSIONS", default=False)
+# Password resets (POST user/password?reset=true): how long an emailed code stays valid, and
+# how it is mailed. EMAIL_URL (django-environ: smtp+tls://user:pass@host:587) configures SMTP;
+# without it the message (and its code) goes to the server log for the operator to pass on.
+GATEWAY_PASSWORD_RESET_MINUTES = env.int("GATEWAY_PASSWORD_RESET_MINUTES", default=1440)
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="gateway@localhost")
 # HMAC secret(s) for API keys at rest; comma-separated, newest first. Default: from SECRET_KEY.
 GATEWAY_API_KEY_SECRET = env.str("GATEWAY_API_KEY_SECRET", default="")
 # POST /api/v2/user/register: open self-registration of users (off by default).

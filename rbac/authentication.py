@@ -6,13 +6,11 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from core.context import current as current_context
 from core.credentials import extract_credentials
-from core.errors import Forbidden, NotAuthenticated
-from rbac.policy import NO_CREDENTIALS, authenticate
+from rbac.policy import authenticate
 from rbac.sessions import Session
 
 
@@ -32,18 +30,6 @@ class SessionTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"
-
-
-class IsGatewayAdmin(BasePermission):
-    """System API calls need an admin session (roles for system components come later)."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        session = request.auth
-        if session is None:
-            raise NotAuthenticated(NO_CREDENTIALS)
-        if not session.user.is_admin:
-            raise Forbidden("You are not authorized to perform this action.")
-        return True
 
 
 class SessionTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]  # drf-spectacular: untyped

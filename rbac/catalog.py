@@ -17,6 +17,7 @@ from core.errors import GatewayError
 from rbac.models import Role, RoleServiceAccess, UserAppRole
 from rbac.row_filters import parse_filters
 from rbac.rules import AccessRule, RowFilterGroup, normalize_component
+from rbac.system_rules import SYSTEM_SERVICE, system_component
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,13 @@ def rule_from_row(row: Mapping[str, Any]) -> AccessRule:
     except GatewayError as exc:
         log.warning("access rule %s ignored: %s", row["id"], exc.message)
         verbs = 0
+    service_id, component = row["service_id"], normalize_component(row["component"] or "")
+    inside = system_component(component) if service_id is None else None
+    if inside is not None:  # a rule for the system API (rbac/system_rules.py)
+        service_id, component = SYSTEM_SERVICE, inside
     return AccessRule(
-        service_id=row["service_id"],
-        component=normalize_component(row["component"] or ""),
+        service_id=service_id,
+        component=component,
         verbs=verbs,
         requestors=int(row["requestor_mask"]),
         filters=filters,

@@ -48,6 +48,17 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     created_date = models.DateTimeField(default=timezone.now)
     last_login_date = models.DateTimeField(null=True, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    security_question = models.CharField(
+        max_length=255, blank=True, help_text="Asked by a password reset (user/password)."
+    )
+    security_answer = models.CharField(
+        max_length=128, blank=True, help_text="Hashed, as a password is; never shown."
+    )
+    confirm_code = models.CharField(
+        max_length=128, blank=True, help_text="Hash of a pending password-reset code."
+    )
+    confirm_expires = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 
@@ -165,3 +176,21 @@ class RevokedToken(models.Model):
 
     def __str__(self) -> str:
         return self.jti
+
+
+class UserCustom(models.Model):
+    """A user's own name/value settings (DF `user/custom`, `user_custom_by_user_id`)."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="custom")
+    name = models.CharField(max_length=255)
+    value = models.JSONField(null=True, blank=True)
+    created_date = models.DateTimeField(auto_now_add=True)
+    last_modified_date = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="one_custom_per_name")]
+        verbose_name = "user custom setting"
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.name}"

@@ -18,6 +18,7 @@ from core.credentials import Credentials
 from core.errors import Forbidden, GatewayError, NotAuthenticated
 from core.metadata import stamp
 from core.verbs import ALL_VERBS, VERB_BITS
+from lookups.snapshot import CallerValues
 from rbac import catalog
 from rbac.catalog import RoleSnapshot
 from rbac.row_filters import combine_groups
@@ -112,8 +113,9 @@ def require_credentials(principal: Principal) -> None:
         raise Forbidden(ROLE_INACTIVE)
 
 
-def lookups_for(principal: Principal) -> dict[str, Any]:
-    """Values for `{lookup}` tokens in row filters (spec §7.6)."""
+def lookups_for(principal: Principal) -> Mapping[str, Any]:
+    """Values for `{lookup}` tokens (spec §7.6): the built-in `user.*`, `role.*`, `app.*`,
+    then the admin's non-private lookups (system < app < role < user), read on first use."""
     values: dict[str, Any] = {}
     user = principal.user
     if user is not None:
@@ -134,7 +136,15 @@ def lookups_for(principal: Principal) -> dict[str, Any]:
         values.update({"role.id": principal.role.id, "role.name": principal.role.name})
     if principal.app is not None:
         values["app.id"] = principal.app.id
-    return values
+    if principal.session is not None and principal.session.token:
+        values["session.token"] = values["session.id"] = principal.session.token
+    role, app = principal.role, principal.app
+    return CallerValues(
+        values,
+        app.id if app is not None else None,
+        role.id if role is not None else None,
+        user.id if user is not None else None,
+    )
 
 
 class RoleScope:

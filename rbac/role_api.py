@@ -22,11 +22,13 @@ from core.system_records import (
     views_for,
 )
 from core.verbs import ALL_VERBS, mask_of
+from lookups.records import related_lookups, save_related_lookups
 from rbac.models import Role, RoleServiceAccess
 from rbac.row_filters import check_rule
 from services.models import Service
 
 RULES = "role_service_access_by_role_id"
+LOOKUPS = "lookup_by_role_id"
 DB_ROLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 
 
@@ -132,12 +134,14 @@ class RoleResource(RecordResource):
         "created_date",
         "last_modified_date",
     )
-    related_names = (RULES,)
+    related_names = (RULES, LOOKUPS)
 
     def to_record(self, obj: Role, related: frozenset[str]) -> dict[str, Any]:
         record = super().to_record(obj, related)
         if RULES in related:
             record[RULES] = [rule_record(r) for r in obj.accesses.order_by("id")]
+        if LOOKUPS in related:
+            record[LOOKUPS] = related_lookups("role_id", obj.pk)
         return record
 
     def write(self, record: dict[str, Any], instance: Role | None, request: Request) -> Role:
@@ -146,6 +150,9 @@ class RoleResource(RecordResource):
         items = nested_list(record, RULES)
         if items is not None:
             save_rules(role, items)
+        lookups = nested_list(record, LOOKUPS)
+        if lookups is not None:
+            save_related_lookups("role_id", role.pk, LOOKUPS, lookups)
         return role
 
 

@@ -16,7 +16,9 @@ from dataclasses import replace
 from typing import Any
 
 from core.errors import BadRequest, GatewayError, InternalError
+from lookups.text import TOKEN, as_text, resolve, token_name
 from rbac.rules import RowFilterGroup, normalize_component
+from rbac.system_rules import system_component
 from services.catalog.schema_cache import Table
 from services.plan.bind_names import bind_filter
 from services.plan.filter_ast import And, Condition, Node, Not, Or, Value
@@ -47,7 +49,7 @@ OPERATORS = {
 }
 _NO_VALUE = frozenset({"IS NULL", "IS NOT NULL"})
 _FIELD = re.compile(r"^[^\s()'\"]{1,63}$")
-_LOOKUP = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)\}")
+_LOOKUP = TOKEN  # `{name}`, `{user.id}`, `{strtolower(user.email)}`
 _PLACEHOLDER_FIELD = "rf_field"
 
 log = logging.getLogger(__name__)
@@ -118,10 +120,15 @@ def parse_filters(filters: Any, filter_op: str = "AND") -> RowFilterGroup | None
 def check_rule(service_id: int | None, component: str, filters: Any, filter_op: str) -> None:
     """The checks a stored access rule must pass (API and admin alike): 400 saying what to fix."""
     parse_filters(filters, filter_op)
-    if service_id is None and normalize_component(component or "") not in ("*", ""):
+    normal = normalize_component(component or "")
+    if service_id is None and system_component(normal) is not None:
+        if filters:
+            raise BadRequest("A rule for the system API (component 'system/...') has no filters.")
+        return
+    if service_id is None and normal not in ("*", ""):
         raise BadRequest(
-            "A rule for all services (no service) applies to component '*' only; name a "
-            "service to grant a narrower component."
+            "A rule for all services (no service) applies to component '*' only, or to the "
+            "system API as 'system/...'; name a service to grant a narrower component."
         )
     if service_id is None and filters:
         raise BadRequest("Row filters need a service: a rule for all services cannot have any.")
@@ -143,21 +150,29 @@ def _substitute_value(value: Value, lookups: Mapping[str, Any]) -> Value:
         return value
     whole = _LOOKUP.fullmatch(raw)
     if whole:
-        name = whole.group(1)
-        if name.startswith("user.") and "user.id" not in lookups:
-            raise NeedsUser()
-        if name in lookups:
-            found = lookups[name]
+        _needs_user(whole, lookups)
+        if token_name(whole) in lookups:
+            found = _unquoted(resolve(whole, lookups))
             return Value(raw="" if found is None else found, quoted=True, from_param=True)
         return value  # unknown tokens stay as written (spec §7.6)
 
     def one(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name.startswith("user.") and "user.id" not in lookups:
-            raise NeedsUser()
-        return str(lookups.get(name, match.group(0)))
+        _needs_user(match, lookups)
+        return as_text(resolve(match, lookups))
 
     return replace(value, raw=_LOOKUP.sub(one, raw))
+
+
+def _needs_user(match: re.Match[str], lookups: Mapping[str, Any]) -> None:
+    if token_name(match).startswith("user.") and "user.id" not in lookups:
+        raise NeedsUser()
+
+
+def _unquoted(found: Any) -> Any:
+    """A lookup written for DF's spliced filter text (`'west'`) means the string west."""
+    if isinstance(found, str) and len(found) >= 2 and found[0] == found[-1] == "'":
+        return found[1:-1].replace("''", "'")
+    return found
 
 
 def substitute(node: Node, lookups: Mapping[str, Any]) -> Node:

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -29,10 +30,12 @@ from core.client import client_address
 from core.context import current as current_context
 from core.credentials import extract_credentials
 from core.errors import BadRequest, Forbidden, GatewayError, NotAuthenticated, NotFound
+from core.flags import as_bool
 from rbac import throttle
 from rbac.models import User
 from rbac.policy import effective_role
-from rbac.sessions import issue_token, refresh_token, revoke_token, verify_token
+from rbac.sessions import forever_allowed, issue_token, refresh_token, revoke_token, verify_token
+from rbac.user_service import UserServiceView
 
 _FORMAT = "%Y-%m-%d %H:%M:%S"
 NO_SESSION = "There is no valid session for the current request."
@@ -88,11 +91,10 @@ def _no_store(data: dict[str, Any]) -> Response:
     return Response(data, headers={"Cache-Control": "no-store"})
 
 
-class SessionView(APIView):
-    """POST logs in; GET describes the session; PUT refreshes it; DELETE logs out."""
+class SessionView(UserServiceView):
+    """POST logs in; GET describes the session; PUT refreshes it; DELETE logs out. PATCH is
+    not a session verb (400, spec §7.3)."""
 
-    authentication_classes = ()
-    permission_classes = (AllowAny,)
     for_admins: ClassVar[bool] = False
 
     def _role_for(self, request: Request, user: Any) -> Any:
@@ -135,7 +137,8 @@ class SessionView(APIView):
         _note_login(request, user, role)
         user.last_login_date = timezone.now()
         User.objects.filter(pk=user.pk).update(last_login_date=user.last_login_date)
-        token, expiry = issue_token(user, issuer=request.build_absolute_uri())
+        forever = forever_allowed(as_bool(data.get("remember_me", False)))
+        token, expiry = issue_token(user, issuer=request.build_absolute_uri(), forever=forever)
         return _no_store(session_info(user, token, expiry, role))
 
     @extend_schema(responses={200: dict})
@@ -168,20 +171,23 @@ class SessionView(APIView):
 
 class AdminSessionView(SessionView):
     for_admins = True
+    resource_path = "system/admin/session"
 
 
 class UserSessionView(SessionView):
     for_admins = False
+    resource_path = "user/session"
 
 
-class RegisterView(APIView):
-    """POST /api/v2/user/register: open registration, when GATEWAY_OPEN_REGISTRATION is on.
+class RegisterView(UserServiceView):
+    """POST /api/v2/user/register (PUT and PATCH are aliases, as in DF): open registration,
+    when GATEWAY_OPEN_REGISTRATION is on. `new_password` is DF's name for `password`; with
+    `?login=true` the answer carries a session token.
 
     The new user has no role of their own: through an app they get its default role.
     """
 
-    authentication_classes = ()
-    permission_classes = (AllowAny,)
+    resource_path = "user/register"
 
     @extend_schema(
         request=inline_serializer(
@@ -204,11 +210,15 @@ class RegisterView(APIView):
             )
         data = request.data if isinstance(request.data, dict) else {}
         email = User.objects.normalize_email(str(data.get("email") or "").strip()).lower()
-        password = str(data.get("password") or "")
+        password = str(data.get("new_password") or data.get("password") or "")
         if not email or "@" not in email:
             raise BadRequest("Registration needs a valid email.")
         names = {k: str(data.get(k) or "")[:150] for k in ("first_name", "last_name")}
         user = User(email=email, name=str(data.get("name") or "")[:255], **names)
+        user.phone = str(data.get("phone") or "")[:32]
+        user.security_question = str(data.get("security_question") or "")[:255]
+        if data.get("security_answer"):
+            user.security_answer = make_password(str(data["security_answer"]))
         try:
             validate_password(password, user)
         except ValidationError as exc:
@@ -219,7 +229,12 @@ class RegisterView(APIView):
                 user.save()
         except IntegrityError:
             raise BadRequest(f"A user with email '{email}' already exists.") from None
-        return Response({"success": True})
+        if not as_bool(request.query_params.get("login", "")):
+            return Response({"success": True})
+        token, _ = issue_token(user, issuer=request.build_absolute_uri())
+        return _no_store({"success": True, "session_token": token})
+
+    put = patch = post
 
 
 class EnvironmentView(APIView):

@@ -64,10 +64,18 @@ def email_digest(email: str) -> str:
     return hashlib.md5(email.encode(), usedforsecurity=False).hexdigest()
 
 
-def issue_token(user: Any, issuer: str) -> tuple[str, datetime]:
-    """A new session token for `user` and its expiry time."""
+def forever_allowed(requested: bool) -> bool:
+    """Whether a login asking for `remember_me` gets a long-lived ("forever") token: only
+    when JWT_ALLOW_FOREVER_SESSIONS is on (DF_ALLOW_FOREVER_SESSIONS, spec §7.3)."""
+    return bool(requested) and bool(getattr(settings, "JWT_ALLOW_FOREVER_SESSIONS", False))
+
+
+def issue_token(user: Any, issuer: str, *, forever: bool = False) -> tuple[str, datetime]:
+    """A new session token for `user` and its expiry time; a `forever` token lives for the
+    whole refresh window (JWT_REFRESH_TTL_MINUTES) instead of JWT_TTL_MINUTES."""
     now = datetime.now(UTC).replace(microsecond=0)
-    exp = now + timedelta(minutes=settings.JWT_TTL_MINUTES)
+    minutes = settings.JWT_REFRESH_TTL_MINUTES if forever else settings.JWT_TTL_MINUTES
+    exp = now + timedelta(minutes=minutes)
     claims = {
         "iss": issuer,
         "iat": now,
@@ -76,7 +84,7 @@ def issue_token(user: Any, issuer: str) -> tuple[str, datetime]:
         "jti": secrets.token_hex(16),
         "sub": email_digest(user.email),
         "user_id": user.pk,
-        "forever": False,
+        "forever": bool(forever),
     }
     return jwt.encode(claims, settings.JWT_SECRET, algorithm=ALGORITHM), exp
 
@@ -198,12 +206,20 @@ def revoke_token(token: str) -> None:
     revocation.revoke(jti, _revocable_until(claims))
 
 
+def end_session(session: Session) -> None:
+    """Revoke a verified session's token (its user changed their email or password); kept on
+    the list for as long as the token could possibly still be refreshed."""
+    revocation.revoke(session.jti, float(session.exp + settings.JWT_REFRESH_TTL_MINUTES * 60))
+
+
 def refresh_token(
     token: str, issuer: str, *, admins_only: bool = False
 ) -> tuple[str, datetime, Any]:
     """PUT .../session: a new token for the same user, the old one revoked.
 
     An expired token is accepted while it is inside the refresh window (iat + refresh TTL).
+    A "forever" token (remember_me) is re-issued as a new forever token while forever sessions
+    are allowed; once they are switched off it is refreshed as an ordinary one.
     """
     _poll()
     claims = _decode(token, verify_exp=False)
@@ -215,6 +231,7 @@ def refresh_token(
     if admins_only and not session.user.is_admin:
         raise NotAuthenticated("You are not authorized to perform this action.")
     user = User.objects.get(pk=session.user.id)
-    new_token, expiry = issue_token(user, issuer)
+    forever = forever_allowed(claims.get("forever") is True)
+    new_token, expiry = issue_token(user, issuer, forever=forever)
     revocation.revoke(session.jti, _revocable_until(claims))
     return new_token, expiry, user

@@ -25,9 +25,12 @@ from core.system_records import (
     record_id,
     views_for,
 )
+from lookups.records import related_lookups, save_related_lookups
 from rbac.models import Role, User, UserAppRole
+from rbac.user_writes import save_user
 
 APP_ROLES = "user_to_app_to_role_by_user_id"
+LOOKUPS = "lookup_by_user_id"
 
 
 class _Hashed(str):
@@ -88,7 +91,7 @@ class UserResource(RecordResource):
         "last_login_date",
         "created_date",
     )
-    related_names = (APP_ROLES,)
+    related_names = (APP_ROLES, LOOKUPS)
 
     def queryset(self) -> Any:
         return User.objects.filter(is_staff=False)
@@ -109,6 +112,8 @@ class UserResource(RecordResource):
                 {"id": a.pk, "user_id": a.user_id, "app_id": a.app_id, "role_id": a.role_id}
                 for a in obj.app_roles.order_by("id")
             ]
+        if LOOKUPS in related:
+            record[LOOKUPS] = related_lookups("user_id", obj.pk)
         return record
 
     def prepare(self, record: dict[str, Any], instance: User | None) -> dict[str, Any]:
@@ -140,10 +145,13 @@ class UserResource(RecordResource):
             user.password = str(password)  # hashed by prepare(), before the transaction
         elif instance is None:
             user.set_unusable_password()  # no login until an admin sets a password
-        user.save()
+        save_user(user)  # a concurrent request taking the same email: 400, not 500
         items = nested_list(record, APP_ROLES)
         if items is not None:
             save_app_roles(user, items)
+        lookups = nested_list(record, LOOKUPS)
+        if lookups is not None:
+            save_related_lookups("user_id", user.pk, LOOKUPS, lookups)
         return user
 
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
+from lookups.service_config import with_lookups
 from services.field_groups import CONNECTION_FIELDS
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ class ServiceConfig:
     @classmethod
     def from_model(cls, service: Service) -> ServiceConfig:
         fields = {f: getattr(service, f) for f in cls.__dataclass_fields__ if f != "problem"}
+        fields = with_lookups(fields)  # `"password": "{db_password}"` (spec §9.3)
         return cls(**fields, problem=service.problem())
 
     @classmethod

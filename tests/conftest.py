@@ -276,6 +276,26 @@ def assert_error(
     return error
 
 
+BATCH_ERROR = "Batch Error: Not all requested records could be "
+
+
+def assert_batch_error(
+    status: int, body: Any, index: int, message: str, *, prefix: bool = False, expected: int = 400
+) -> dict[str, Any]:
+    """A batch error (spec §3.8: 400, code 1000) in which record `index` failed with status
+    `expected` and this message (or message start); returns that record's error object."""
+    error = assert_error(status, body, 400, BATCH_ERROR, prefix=True)
+    assert error["code"] == 1000, error
+    assert index in error["context"]["error"], error
+    inner: dict[str, Any] = error["context"]["resource"][index]
+    assert inner["status_code"] == expected, inner
+    if prefix:
+        assert inner["message"].startswith(message), inner["message"]
+    else:
+        assert inner["message"] == message, inner["message"]
+    return inner
+
+
 def claims_for(user: Any, **overrides: Any) -> dict[str, Any]:
     """The claims rbac.sessions.issue_token writes, valid for an hour unless overridden."""
     import hashlib

@@ -203,6 +203,45 @@ def served_schemas(conn: psycopg.Connection[Any], schema: str) -> tuple[list[str
     return [r[0] for r in conn.execute(_SCHEMAS_SQL).fetchall()], "public"
 
 
+def junction_relations(
+    fks: list[tuple[str, str, str, tuple[str, ...], str, str, tuple[str, ...], str, str]],
+    api_name: Any,
+) -> dict[tuple[str, str], list[Relation]]:
+    """many_many relations (spec §3.12): every table holding foreign keys to two tables joins
+    them, each side getting `{far_table}_by_{junction}` (DF's rule: any two keys qualify)."""
+    by_table: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for fk in fks:
+        by_table[(fk[0], fk[1])].append(fk)
+    out: dict[tuple[str, str], list[Relation]] = defaultdict(list)
+    for (nsp, rel), keys in by_table.items():
+        junction = api_name(nsp, rel)
+        for near in keys:
+            for far in keys:
+                if (
+                    far is near
+                    or (near[4], near[5]) == (nsp, rel)
+                    or (far[4], far[5]) == (nsp, rel)
+                ):
+                    continue
+                far_table = api_name(far[4], far[5])
+                out[(near[4], near[5])].append(
+                    Relation(
+                        name=f"{far_table}_by_{junction}",
+                        type="many_many",
+                        fields=near[6],
+                        ref_table=far_table,
+                        ref_fields=far[6],
+                        constraint=far[2],
+                        on_update=FK_ACTIONS.get(far[7]),
+                        on_delete=FK_ACTIONS.get(far[8]),
+                        junction_table=junction,
+                        junction_fields=near[3],
+                        junction_ref_fields=far[3],
+                    )
+                )
+    return out
+
+
 def introspect(conn: psycopg.Connection[Any], schema: str) -> SchemaCache:
     """Build the SchemaCache for `schema` ("" = every user schema) over one connection."""
     schemas, default_schema = served_schemas(conn, schema)
@@ -296,6 +335,13 @@ def introspect(conn: psycopg.Connection[Any], schema: str) -> SchemaCache:
                 on_delete=FK_ACTIONS.get(dele),
             )
         )
+
+    for owner, found in junction_relations(fks, api_name).items():
+        taken = {r.name.lower() for r in relations[owner]}
+        for relation in found:
+            if relation.name.lower() not in taken:  # the first of two same-named ones wins
+                taken.add(relation.name.lower())
+                relations[owner].append(relation)
 
     tables: dict[str, Table] = {}
     for nsp, rel, is_view, updatable in tables_raw:

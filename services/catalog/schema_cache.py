@@ -59,7 +59,12 @@ class Column:
 
 @dataclass(frozen=True, slots=True)
 class Relation:
-    """A relationship as DF names it: belongs_to, has_many or has_one (spec §3.12)."""
+    """A relationship as DF names it: belongs_to, has_many, has_one or many_many (spec §3.12).
+
+    A many_many goes through a junction table that holds foreign keys to both tables:
+    `junction_fields` reference this table's `fields`, `junction_ref_fields` the other
+    table's `ref_fields`; `constraint` is then the junction's key to the other table.
+    """
 
     name: str
     type: str
@@ -69,6 +74,9 @@ class Relation:
     constraint: str
     on_update: str | None = None
     on_delete: str | None = None
+    junction_table: str | None = None  # API name of the junction (many_many only)
+    junction_fields: tuple[str, ...] = ()
+    junction_ref_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +111,9 @@ class Table:
         if found is None:
             raise UnknownColumn(message or f"Invalid field requested: {name}")
         return found
+
+    def find_relation(self, name: str) -> Relation | None:
+        return self._relations_by_lower.get(name.lower())
 
     def relation(self, name: str) -> Relation:
         found = self._relations_by_lower.get(name.lower())

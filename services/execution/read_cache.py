@@ -111,7 +111,10 @@ def key_for(
             schema_version,
             scope,
             _filter_part(row_filter),
-            [(r.relation.name, _filter_part(r.where)) for r in read.related],
+            [
+                (r.relation.name, _filter_part(r.where), _filter_part(r.junction_where))
+                for r in read.related
+            ],
             [s.lower() if i < 2 else s for i, s in enumerate(segments)],
             [(k, v) for _, k, v in options],
         )
@@ -123,6 +126,7 @@ def lookup(key: str, service_id: int, read: BoundRead, *, fetch: bool = True) ->
     """The current generations of the tables `read` touches and, with `fetch`, the entry
     stored under `key` if it was built at exactly those generations. One round trip."""
     tables = [read.table.name, *(r.table.name for r in read.related)]
+    tables += [r.junction.name for r in read.related if r.junction is not None]
     names = _generation_keys(service_id, tables)
     client = redis_client.client()
     if client is not None:

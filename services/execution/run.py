@@ -93,9 +93,9 @@ def execute_plan(plan: Plan, bound: Bound, stmt: Statement | None, ctx: Context)
         writes = bound.plan.kind == "procedure"
         return _writing(ctx, writes, lambda: routines.call_routine(live, bound, stmt))
     if isinstance(bound, SqlQuery):
-        return _writing(ctx, may_write(access), lambda: run_sql(live, bound, access))
+        return _writing(ctx, may_write(bound, access), lambda: run_sql(live, bound, access))
     if isinstance(bound, SpecRead):
-        return spec_document(live, bound)
+        return spec_document(live, bound, access)
     raise TypeError(f"no execution for {type(bound).__name__}")  # a bug, not a client error
 
 

@@ -234,6 +234,11 @@ def _names_to_delete(plan: SchemaWrite) -> list[str]:
 
 
 def _drop_relation_statement(cache: SchemaCache, table: Table, rel: Relation) -> ddl.Statement:
+    if rel.type == "many_many":
+        raise BadRequest(
+            f"Relationship '{rel.name}' comes from the foreign keys of '{rel.junction_table}'; "
+            "drop one of those to remove it."
+        )
     # the constraint lives on the referencing table: this one for belongs_to, else the other
     owner = table if rel.type == "belongs_to" else cache.table(rel.ref_table)
     return ddl.drop_constraint(ddl.table_ref(owner.schema, owner.db_name), rel.constraint)

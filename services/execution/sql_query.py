@@ -1,10 +1,11 @@
-"""`POST /api/v2/{service}/_sql`: one parameterised SQL statement, where the admin allows it.
+"""`/api/v2/{service}/_sql`: one parameterised SQL statement, where the admin allows it.
 
 Off unless the service's `allow_sql` is set. The statement goes to PostgreSQL as written with
-`$1`-style placeholders and the values bound server-side (never spliced). It runs in a
-READ ONLY transaction unless the caller's grant for `_sql` includes a write verb; the
-service's statement_timeout and max_records apply. Session settings the statement changes
-are reset before the connection goes back to the pool.
+`$1`-style placeholders and the values bound server-side (never spliced). GET runs it in a
+READ ONLY transaction; POST may write, and is reached only with POST on the `_sql` component
+(a caller authorized for POST by an older rule set, or called directly without it, still
+reads only). The service's statement_timeout and max_records apply. Session settings the
+statement changes are reset before the connection goes back to the pool.
 """
 
 from __future__ import annotations
@@ -20,17 +21,33 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from core.access import Access
-from core.errors import Forbidden
-from core.verbs import WRITE_VERBS
+from core.errors import BadRequest, Forbidden, GatewayError
+from core.verbs import POST
 from services.db import executor
 from services.db.pgerrors import classify
 from services.plan.types import SqlQuery
 from services.registry import LiveService
 
 
-def may_write(grant: Access) -> bool:
-    """Writes through `_sql` need a write verb on the `_sql` component."""
-    return bool(grant.verbs & WRITE_VERBS)
+def may_write(plan: SqlQuery, grant: Access) -> bool:
+    """Writes through `_sql` need POST, and POST on the `_sql` component."""
+    return not plan.read_only and bool(grant.verbs & POST)
+
+
+def _write_refused(plan: SqlQuery, grant: Access, message: str) -> GatewayError:
+    """The answer to a statement that tried to write in a read-only transaction: 400 when the
+    caller could have written with POST, 403 when its role only reads `_sql`."""
+    if plan.read_only and grant.verbs & POST:
+        return BadRequest(
+            "GET /_sql runs statements read-only and this statement tried to write; send it"
+            f" with POST instead. ({message})",
+            code="25006",
+        )
+    return Forbidden(
+        "This caller may only read through _sql (the statement tried to write); writing needs"
+        f" POST on the _sql component. ({message})",
+        code="25006",
+    )
 
 
 def _json_text(value: Any) -> str:
@@ -85,7 +102,7 @@ def run_sql(live: LiveService, plan: SqlQuery, access: Access) -> bytes:
         )
     query, params = plan.query, [_bind(p) for p in plan.params]
     cap = config.effective_max_records
-    read_only = not may_write(access)
+    read_only = not may_write(plan, access)
     with executor.connection(live, write=not read_only) as conn:
         try:
             with conn.transaction():
@@ -101,10 +118,7 @@ def run_sql(live: LiveService, plan: SqlQuery, access: Access) -> bytes:
         except psycopg.Error as exc:
             error = classify(exc)
             if exc.sqlstate == "25006":
-                error.message = (
-                    "This caller may only read through _sql (the statement tried to write): "
-                    + error.message
-                )
+                raise _write_refused(plan, access, error.message) from None
             raise error from None
         finally:
             if not conn.closed:

@@ -8,22 +8,36 @@ batch create (in any mode) goes in chunks through services/execution/bulk.py.
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 import orjson
 import psycopg
 
 from core.context import note_rows
-from core.errors import BatchError, Forbidden, GatewayError, NotFound
+from core.errors import BadRequest, BatchError, Forbidden, GatewayError, NotFound
 from core.verbs import ALL_VERBS
 from services.catalog.describe import extras_for, table_description
+from services.catalog.schema_cache import Column
 from services.db import executor
 from services.db.pgerrors import classify
 from services.execution.bulk import insert_batch
+from services.execution.nested import write_with_related
+from services.execution.write_related import with_keys, with_related
+from services.plan.bind_batch import BoundCreates
 from services.plan.types import BoundNode, BoundRead, BoundRecord, BoundWrite
+from services.plan.values import dumps_exact
 from services.registry import LiveService
 from services.sql.compile import Statement, combine, compile_count
-from services.sql.writes import compile_delete, compile_insert, compile_update, compile_upsert
+from services.sql.writes import (
+    compile_delete,
+    compile_insert,
+    compile_key_select,
+    compile_update,
+    compile_upsert,
+)
 
 _BATCH_VERB = {"create": "created", "update": "updated", "delete": "deleted"}
 
@@ -68,7 +82,7 @@ def run_read(
         rows_json, count, more = row if row else ("[]", 0, False)
         if more:
             where = combine(read.where, row_filter)
-            count = _one(conn, compile_count(read.table, where, read.group))
+            count = _one(conn, compile_count(read.table, where, read.group, read.having))
         return rows_json, count, more
 
     rows_json, count, more = executor.read(live, page)
@@ -108,7 +122,10 @@ def _key_read(conn: psycopg.Connection[Any], read: BoundRead, stmt: Statement) -
             "Batch Error: Not all requested records could be retrieved.",
             context={"error": [i for i in missing if i < stop], "resource": resource},
         )
-    return _wrap(b"[" + b",".join(r.encode() for r in found if r is not None) + b"]")
+    body = b"[" + b",".join(r.encode() for r in found if r is not None) + b"]"
+    if read.as_list:
+        body = _as_list(body, tuple(k.name for k in read.keys))
+    return _wrap(body)
 
 
 # --- writes ----------------------------------------------------------------------------------
@@ -161,6 +178,10 @@ def _apply(
     """
     if record.error is not None:
         raise record.error
+    if record.nested:
+        return _apply_nested(conn, write, record, row_filter)
+    if write.upsert and record.key is not None and not upsert_in_one(write, record):
+        return _upsert_stepwise(conn, write, record, row_filter)
     stmt = _record_statement(write, record, row_filter)
     try:
         row = executor.run(conn, stmt.query, stmt.params).fetchone()
@@ -173,17 +194,110 @@ def _apply(
     return str(row[0])
 
 
+def _apply_nested(
+    conn: psycopg.Connection[Any],
+    write: BoundWrite,
+    record: BoundRecord,
+    row_filter: BoundNode | None,
+) -> str:
+    """A record with nested related records (spec §3.12), all in the caller's transaction."""
+    key_names = {k.name for k in write.keys}
+
+    def own(values: dict[str, Any], columns: tuple[Column, ...]) -> str:
+        plain = replace(record, values=values, nested=())
+        if write.action == "update" and not values.keys() - key_names:
+            # nothing of its own changes: it must still exist, and be the caller's to write
+            stmt = compile_key_select(
+                write.table, write.keys, record.key or (), columns, row_filter
+            )
+            try:
+                row = executor.run(conn, stmt.query, stmt.params).fetchone()
+            except psycopg.Error as exc:
+                raise classify(exc) from None
+            if row is None:
+                raise NotFound(f"Record with identifier '{record.label}' not found.")
+            return str(row[0])
+        return _apply(conn, replace(write, returning=columns), plain, row_filter)
+
+    text, _row = write_with_related(
+        conn,
+        write.table,
+        record.values,
+        record.nested,
+        write.returning,
+        own,
+        allow_delete=write.allow_related_delete,
+    )
+    return project(text, write.returning)
+
+
+def project(text: str, columns: tuple[Column, ...]) -> str:
+    """A row's JSON text cut down to `columns` (numbers keep PostgreSQL's digits)."""
+    row = json.loads(text, parse_float=Decimal)
+    if list(row) == [c.name for c in columns]:
+        return text
+    return dumps_exact({c.name: row.get(c.name) for c in columns})
+
+
+def upsert_in_one(write: BoundWrite, record: BoundRecord) -> bool:
+    """Whether INSERT ... ON CONFLICT DO UPDATE can upsert this record: the key is the primary
+    key (or a unique column) and the record gives every required column. PostgreSQL checks
+    NOT NULL before it looks for the conflict, so a partial record must update first."""
+    names = {k.name for k in write.keys}
+    table = write.table
+    unique = names == set(table.primary_key) or (len(write.keys) == 1 and write.keys[0].is_unique)
+    given = names | record.values.keys()
+    return unique and all(c.name in given for c in table.columns if c.required)
+
+
+def _upsert_stepwise(
+    conn: psycopg.Connection[Any],
+    write: BoundWrite,
+    record: BoundRecord,
+    row_filter: BoundNode | None,
+) -> str:
+    """Upsert (spec §9.4) as UPDATE, then INSERT when no row has the key, in one savepoint."""
+    table = write.table
+    key_values = dict(zip((k.name for k in write.keys), record.key or (), strict=True))
+    with conn.transaction():
+        update = BoundRecord(
+            {k: v for k, v in record.values.items() if k not in key_values},
+            key=record.key,
+            label=record.label,
+        )
+        if update.values:
+            try:
+                return _apply(conn, replace(write, upsert=False), update, row_filter)
+            except NotFound:
+                pass
+        row = key_values | record.values
+        for column in table.columns:
+            if column.required and column.name not in row:
+                raise BadRequest(f"Required field '{column.name}' can not be NULL.")
+        create = BoundRecord(row, label=record.label)
+        return _apply(conn, replace(write, action="create", upsert=False), create, row_filter)
+
+
 def _single(live: LiveService, write: BoundWrite, row_filter: BoundNode | None) -> str:
     """One record in its own statement: autocommit, or a transaction when a check may undo it."""
     with executor.connection(live, write=True) as conn:
-        if row_filter is None:
+        if row_filter is None and not write.records[0].nested:
             return _apply(conn, write, write.records[0], None)
         with conn.transaction():
             return _apply(conn, write, write.records[0], row_filter)
 
 
 def run_write(live: LiveService, write: BoundWrite, row_filter: BoundNode | None = None) -> bytes:
-    """POST/PUT/PATCH/DELETE on /_table/{t}[/{id}]: the response body bytes."""
+    """POST/PUT/PATCH/DELETE on /_table/{t}[/{id}]: the response body bytes; with `related`,
+    the written records are read back with their related records (spec §3.6)."""
+    if write.related and write.action != "delete" and not write.as_list:
+        wide = replace(write, returning=with_keys(write.table, write.returning, write.keys))
+        body = _run_write(live, wide, row_filter)
+        return with_related(live, write, body, row_filter)
+    return _run_write(live, write, row_filter)
+
+
+def _run_write(live: LiveService, write: BoundWrite, row_filter: BoundNode | None) -> bytes:
     if write.where is not None or write.force:
         return _filtered_write(live, write, row_filter)
     if write.single:
@@ -229,7 +343,8 @@ def _filtered_write(live: LiveService, write: BoundWrite, row_filter: BoundNode 
 
 
 def _batch(live: LiveService, write: BoundWrite, row_filter: BoundNode | None) -> bytes:
-    if write.action == "create":  # every batch mode: services/execution/bulk.py
+    nested = not isinstance(write.records, BoundCreates) and any(r.nested for r in write.records)
+    if write.action == "create" and not nested:  # every batch mode: services/execution/bulk.py
         with executor.connection(live, write=True) as conn:
             created = insert_batch(
                 conn, write, lambda r: _apply(conn, write, r, row_filter), check=row_filter

@@ -6,13 +6,19 @@ Column and record schemas live in services/openapi/types.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
-from core.verbs import VERB_BITS
+from core.verbs import ALL_VERBS, GET, POST, VERB_BITS
+from services.catalog.routines import RoutineCatalog, RoutineKind
 from services.catalog.schema_cache import SchemaCache, Table
 from services.config import ServiceConfig
+from services.openapi.routines import routine_paths
 from services.openapi.types import UniqueNames, key_schema, pascal, record_schema
+
+# the caller's verbs (core.verbs bits) on one component of the service, e.g. "_table/todo"
+Mask = Callable[[str], int]
 
 _ERRORS = {
     "400": ("BadRequest", "The request is invalid; the message names the parameter."),
@@ -144,9 +150,12 @@ def _shared_components(service: str) -> dict[str, Any]:
 
 
 def _table_paths(
-    table: Table, service: str, schema_name: str, op_name: str
+    table: Table, service: str, schema_name: str, op_name: str, mask: Mask
 ) -> dict[str, dict[str, Any]]:
-    """`/_table/{name}` and, for tables with a primary key, `/_table/{name}/{id}`."""
+    """`/_table/{name}` and, for tables with a primary key, `/_table/{name}/{id}`, with the
+    verbs both the database and the caller's role allow."""
+    verbs = table.verbs & mask(f"_table/{table.name}")
+    record_verbs = table.verbs & mask(f"_table/{table.name}/{{id}}")
     record = _ref("schemas", schema_name)
     many = _list_of(record)
     body = {
@@ -159,10 +168,12 @@ def _table_paths(
     stem = f"{pascal(service)}{op_name}"
     list_ok = _json({"anyOf": [many, {"type": "integer"}]}, "The records (or the count).")
     path = f"/_table/{quote(table.name, safe='')}"
-    item: dict[str, Any] = {
-        "get": _operation(f"get{stem}", f"Read records of {table.name}", tag, list_ok, _READ_PARAMS)
-    }
-    paths = {path: item}
+    item: dict[str, Any] = {}
+    if verbs & GET:
+        item["get"] = _operation(
+            f"get{stem}", f"Read records of {table.name}", tag, list_ok, _READ_PARAMS
+        )
+    paths = {path: item} if verbs else {}
     written = _json(many, "The records written (their keys, or `fields`).")
     for verb, prefix, text, params in (
         ("post", "create", "Create records in", _WRITE_PARAMS),
@@ -170,13 +181,13 @@ def _table_paths(
         ("patch", "update", "Update records of", _FILTER_WRITE_PARAMS),
         ("delete", "delete", "Delete records of", _FILTER_WRITE_PARAMS),
     ):
-        if not table.verbs & VERB_BITS[verb.upper()]:
-            continue  # the database refuses it (a view that cannot be updated)
+        if not verbs & VERB_BITS[verb.upper()]:
+            continue  # the database refuses it (a view that cannot be updated), or the role
         op = _operation(f"{prefix}{stem}", f"{text} {table.name}", tag, written, params)
         if verb != "delete":
             op["requestBody"] = body
         item[verb] = op
-    if not table.primary_key:
+    if not table.primary_key or not record_verbs:
         return paths
     one = _json(record, "One record.")
     record_item: dict[str, Any] = {
@@ -196,7 +207,7 @@ def _table_paths(
         ("patch", "update", "Update one record of"),
         ("delete", "delete", "Delete one record of"),
     ):
-        if not table.verbs & VERB_BITS[verb.upper()]:
+        if not record_verbs & VERB_BITS[verb.upper()]:
             continue
         by_id: tuple[str, ...] = (
             ("fields", "related", "id_field") if verb != "delete" else ("fields",)
@@ -212,66 +223,127 @@ def _table_paths(
     return paths
 
 
-def _resource_paths(config: ServiceConfig, tables: list[str]) -> dict[str, Any]:
-    """The table list, `_schema`, `_func`, `_proc` and (when allowed) `_sql`."""
+def _resource_paths(config: ServiceConfig, tables: list[str], mask: Mask) -> dict[str, Any]:
+    """The table list, `_schema`, the `_func`/`_proc` lists and (when allowed) `_sql`: each
+    only where the caller's role may call it."""
     stem = pascal(config.name)
     listed = _json(_ref("schemas", "NamedResources"), "The names.")
     described = _json({"type": "object", "additionalProperties": True}, "The description.")
-    paths: dict[str, Any] = {
-        "/_table": {
+    paths: dict[str, Any] = {}
+    if mask("_table") & GET:
+        paths["/_table"] = {
             "get": _operation(
                 f"get{stem}Tables", "List tables and views", "_table", listed, ("refresh",)
             )
-        },
-        "/_schema": {
+        }
+    if mask("_schema") & GET:
+        paths["/_schema"] = {
             "get": _operation(f"get{stem}Schema", "List tables", "_schema", listed, ("refresh",))
-        },
-        "/_schema/{table_name}": {
+        }
+    described_tables = [t for t in tables if mask(f"_schema/{t}") & GET]
+    if described_tables:
+        paths["/_schema/{table_name}"] = {
             "parameters": [
                 {
                     "name": "table_name",
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "string", "enum": tables} if tables else {"type": "string"},
+                    "schema": {"type": "string", "enum": described_tables},
                 }
             ],
             "get": _operation(
                 f"describe{stem}Table", "Describe a table", "_schema", described, ("refresh",)
             ),
-        },
-        "/_func": {"get": _operation(f"get{stem}Functions", "List functions", "_func", listed)},
-        "/_proc": {"get": _operation(f"get{stem}Procedures", "List procedures", "_proc", listed)},
-    }
-    if config.allow_sql:
-        sql_body = {
-            "type": "object",
-            "required": ["sql"],
-            "properties": {"sql": {"type": "string"}, "params": {}},
         }
-        op = _operation(
-            f"run{stem}Sql", "Run one SQL statement", "_sql", _json(_list_of({}), "The rows.")
-        )
-        op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": sql_body}},
+    if mask("_func") & GET:
+        paths["/_func"] = {
+            "get": _operation(f"get{stem}Functions", "List functions", "_func", listed)
         }
-        paths["/_sql"] = {"post": op}
+    if mask("_proc") & GET:
+        paths["/_proc"] = {
+            "get": _operation(f"get{stem}Procedures", "List procedures", "_proc", listed)
+        }
+    sql_verbs = mask("_sql") if config.allow_sql else 0
+    if sql_verbs & (GET | POST):
+        paths["/_sql"] = _sql_item(stem, sql_verbs)
     return paths
 
 
+def _sql_item(stem: str, verbs: int) -> dict[str, Any]:
+    """`/_sql`: GET runs a statement read-only, POST may write (docs/compatibility.md)."""
+    rows = _json(_list_of({}), "The rows.")
+    item: dict[str, Any] = {}
+    if verbs & GET:
+        op = _operation(f"read{stem}Sql", "Run one read-only SQL statement", "_sql", rows)
+        op["parameters"] = [
+            {"name": "query", "in": "query", "required": True, "schema": {"type": "string"},
+             "description": "One statement, with $1, $2, ... placeholders."},
+            {"name": "params", "in": "query", "required": False, "schema": {"type": "string"},
+             "description": "The values as a JSON array, e.g. `[1, \"a\"]`."},
+        ]  # fmt: skip
+        item["get"] = op
+    if verbs & POST:
+        body = {
+            "type": "object",
+            "required": ["query"],
+            "properties": {
+                "query": {"type": "string", "description": "One statement ($1, $2, ...)."},
+                "params": {"type": "array", "description": "The values for $1, $2, ..."},
+            },
+        }
+        op = _operation(f"run{stem}Sql", "Run one SQL statement", "_sql", rows)
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body}},
+        }
+        item["post"] = op
+    return item
+
+
+def _routine_responses(result: dict[str, Any]) -> dict[str, Any]:
+    responses: dict[str, Any] = {"200": _json(result, "The result.")}
+    responses.update({status: _ref("responses", name) for status, (name, _) in _ERRORS.items()})
+    return responses
+
+
+def _everything(component: str) -> int:
+    return ALL_VERBS
+
+
 def build_document(
-    config: ServiceConfig, schema_cache: SchemaCache, base_url: str = ""
+    config: ServiceConfig,
+    schema_cache: SchemaCache,
+    base_url: str = "",
+    *,
+    routines: RoutineCatalog | None = None,
+    mask: Mask | None = None,
 ) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of `config`'s service over its current schema cache."""
-    tables = schema_cache.sorted_tables()
+    """The OpenAPI 3.1 document of `config`'s service over its current schema cache (and
+    routine catalog), holding only what `mask` (the caller's verbs per component) allows;
+    no mask: everything, as an admin sees it."""
+    mask = mask or _everything
     components = _shared_components(config.name)
     schema_names = UniqueNames(set(components["schemas"]))
     op_names = UniqueNames({"Tables", "Schema", "Functions", "Procedures", "Sql"})
-    paths = _resource_paths(config, [t.name for t in tables])
-    for table in tables:
+    tables = []
+    table_paths: dict[str, Any] = {}
+    for table in schema_cache.sorted_tables():
         schema_name = schema_names(f"{pascal(table.name)}Record")
+        found = _table_paths(table, config.name, schema_name, op_names(pascal(table.name)), mask)
+        if not found:
+            continue  # the role reaches no verb of it
+        tables.append(table)
         components["schemas"][schema_name] = record_schema(table)
-        paths.update(_table_paths(table, config.name, schema_name, op_names(pascal(table.name))))
+        table_paths.update(found)
+    names = [t.name for t in schema_cache.sorted_tables()]
+    paths = _resource_paths(config, names, mask)
+    paths.update(table_paths)
+    if routines is not None:
+        kinds: tuple[RoutineKind, ...] = ("function", "procedure")
+        for kind in kinds:
+            paths.update(
+                routine_paths(routines, kind, config.name, mask, op_names, _routine_responses)
+            )
     return {
         "openapi": "3.1.0",
         "info": {

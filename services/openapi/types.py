@@ -33,6 +33,11 @@ _BASE: dict[str, dict[str, Any]] = {
 _STRING_WITH_LENGTH = {"varchar", "bpchar"}
 
 
+def base_type_schema(base_type: str) -> dict[str, Any]:
+    """The schema of one value of a PostgreSQL type (pg_type.typname); text for the rest."""
+    return dict(_BASE.get(base_type, {"type": "string"}))
+
+
 def _element_schema(column: Column) -> dict[str, Any]:
     """The schema of one value of the column's base (element) type."""
     known = _BASE.get(column.base_type)

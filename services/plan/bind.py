@@ -13,6 +13,7 @@ from typing import Protocol
 from services.catalog.routines import RoutineCatalog
 from services.catalog.schema_cache import SchemaCache
 from services.config import ServiceConfig
+from services.plan.bind_nested import WriteGuard
 from services.plan.bind_read import RelatedGuard, bind_read
 from services.plan.bind_write import bind_write
 from services.plan.routine_args import (
@@ -22,6 +23,7 @@ from services.plan.routine_args import (
     gather_params,
     split_inline,
 )
+from services.plan.routine_rows import routine_rows
 from services.plan.types import (
     Bound,
     BoundRoutineCall,
@@ -37,7 +39,7 @@ from services.plan.types import (
     TableWrite,
 )
 
-__all__ = ["Catalogs", "RelatedGuard", "bind_plan"]
+__all__ = ["Catalogs", "RelatedGuard", "WriteGuard", "bind_plan"]
 
 
 class Catalogs(Protocol):
@@ -52,12 +54,18 @@ class Catalogs(Protocol):
     def routines(self, *, refresh: bool = False) -> RoutineCatalog: ...
 
 
-def bind_plan(plan: Plan, live: Catalogs, guard: RelatedGuard | None = None) -> Bound:
-    """Resolve every name of `plan` for this service; `guard` decides on embedded tables."""
+def bind_plan(
+    plan: Plan,
+    live: Catalogs,
+    guard: RelatedGuard | None = None,
+    write_guard: WriteGuard | None = None,
+) -> Bound:
+    """Resolve every name of `plan` for this service; `guard` decides on embedded tables,
+    `write_guard` on the tables of nested related writes."""
     if isinstance(plan, TableRead):
         return bind_read(plan, live.schema(refresh=plan.refresh), live.config, guard)
     if isinstance(plan, TableWrite):
-        return bind_write(plan, live.schema(), live.config, guard)
+        return bind_write(plan, live.schema(), live.config, guard, write_guard)
     if isinstance(plan, TableList):
         return BoundTableList(plan, live.schema(refresh=plan.refresh))
     if isinstance(plan, SchemaRead):
@@ -84,4 +92,6 @@ def _bind_routine_call(plan: RoutineCall, live: Catalogs) -> BoundRoutineCall:
         raise UnknownRoutine.named(plan.kind, name)
     given = gather_params(plan.body_params, inline, dict(plan.query), overloads)
     prefix = f"Failed to call database stored {plan.kind}."
-    return BoundRoutineCall(plan, bind_call(choose_overload(overloads, given), given, prefix))
+    call = bind_call(choose_overload(overloads, given), given, prefix)
+    limit, offset = routine_rows(plan.options, call.routine, live.config.effective_max_records)
+    return BoundRoutineCall(plan, call, limit=limit, offset=offset)

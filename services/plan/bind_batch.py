@@ -33,6 +33,7 @@ from typing import Any, Protocol, overload
 
 from core.errors import GatewayError
 from services.catalog.schema_cache import Column, Table
+from services.plan.expressions import is_expression
 from services.plan.types import BoundRecord
 from services.plan.values import coerce
 
@@ -317,6 +318,9 @@ def _bind_run(
     checked: dict[Column, Sequence[Any]] = {}
     for column, key in given.items():
         values = list(map(itemgetter(key), chunk))
+        if dict in set(map(type, values)) and any(map(is_expression, values)):
+            _bind_each(table, records, start, stop, bind_one, runs, errors)  # spec §3.11
+            return
         if column.auto_increment and None in values:  # null there means "use the default"
             if any(v is not None for v in values):
                 _bind_each(table, records, start, stop, bind_one, runs, errors)

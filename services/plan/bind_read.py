@@ -12,6 +12,7 @@ from typing import Any
 from core.errors import BadRequest, GatewayError
 from services.catalog.schema_cache import Column, SchemaCache, Table
 from services.config import ServiceConfig
+from services.plan.bind_having import bind_having
 from services.plan.bind_names import (
     bind_columns,
     bind_filter,
@@ -59,10 +60,13 @@ def bind_related(
     for req in related:
         relation = table.relation(req.name)
         other = schema.table(relation.ref_table)
-        where = None
+        junction = schema.table(relation.junction_table) if relation.junction_table else None
+        where = junction_where = None
         if guard is not None:
             try:
                 where = guard(other)
+                if junction is not None:  # the links are read too (DF reads them through the API)
+                    junction_where = guard(junction)
             except GatewayError as exc:
                 if every and exc.status in (401, 403):  # `*`: only what the caller may read
                     continue
@@ -76,6 +80,8 @@ def bind_related(
                 limit=limit,
                 order=bind_order(other, req.order),
                 where=where,
+                junction=junction,
+                junction_where=junction_where,
             )
         )
     return tuple(out)
@@ -127,6 +133,8 @@ def bind_read(
         key_values = tuple(
             key_tuple(keys, r) if not isinstance(r, tuple) else coerce_key(keys, r) for r in raw_ids
         )
+        if plan.as_list:
+            common["columns"] = _with_key_columns(columns, keys)
         return BoundRead(
             where=where,
             limit=max_records,
@@ -141,6 +149,9 @@ def bind_read(
             continue_on_error=plan.continue_on_error,
             **common,
         )
+    keys = table.key_columns(plan.id_field) if plan.as_list else ()
+    if keys:  # as_list answers the identifiers, whatever `fields` selects (spec §3.2)
+        common["columns"] = _with_key_columns(columns, keys)
     return BoundRead(
         where=where,
         limit=limit,
@@ -148,7 +159,7 @@ def bind_read(
         count=plan.include_count or plan.count_only,
         probe_more=not valid_limit and not (plan.include_count or plan.count_only),
         count_only=plan.count_only,
-        keys=table.key_columns(plan.id_field) if plan.as_list else (),
+        keys=keys,
         include_schema=plan.include_schema,
         stream=plan.stream,
         requested_limit=plan.limit,
@@ -247,6 +258,11 @@ def _bind_grouped(
         related=(),
         group=grouped,
         aggregates=aggregates,
+        having=(
+            bind_having(plan.having, table, grouped, bind_aggregate)
+            if plan.having is not None
+            else None
+        ),
         include_schema=plan.include_schema,
         stream=plan.stream,
         requested_limit=plan.limit,

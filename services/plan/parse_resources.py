@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from core.errors import BadRequest, NotFound
 from core.flags import as_bool
 from services.catalog.routines import RoutineKind
@@ -107,7 +109,27 @@ def read_options(query: Mapping[str, str], body: Any) -> ResultOptions:
         wrapper=str(wrapper) if wrapper is not None else None,
         returns=_kind(returns, "returns") if returns is not None else None,
         schema=tuple((str(k), _kind(v, "schema")) for k, v in (schema or {}).items()),
+        limit=_row_count(query, body_options, ("limit", "top")),
+        offset=_row_count(query, body_options, ("offset", "skip")) or 0,
     )
+
+
+def _row_count(
+    query: Mapping[str, str], body: dict[str, Any], names: tuple[str, ...]
+) -> int | None:
+    """`limit`/`offset` of a set-returning function's rows, cast like `_table`'s (junk is "not
+    given"); a negative offset is a 400."""
+    value = next((src[n] for src in (query, body) for n in names if n in src), None)
+    try:
+        number = int(str(value).strip()) if value is not None and value != "" else None
+    except ValueError:
+        return None
+    if number is not None and number < 0 and names[0] == "offset":
+        raise BadRequest(
+            f"offset must be 0 or more (the rows to skip), not {number}.",
+            context={"param": "offset"},
+        )
+    return number
 
 
 def _names_from(value: Any) -> tuple[str, ...] | None:
@@ -176,22 +198,49 @@ def parse_routines(
 def parse_sql(
     verb: str, segments: tuple[str, ...], query: Mapping[str, str], body: Any
 ) -> SqlQuery:
-    """POST /_sql {"query": "...", "params": [...]}."""
-    if verb != "POST":
-        raise BadRequest('Send SQL with POST: {"query": "...", "params": [...]}.')
+    """POST /_sql {"query": "...", "params": [...]} runs a statement that may write; GET (the
+    query string `query` and `params` as a JSON array, or a body tunnelled through POST with
+    `X-HTTP-Method: GET`) runs it in a READ ONLY transaction."""
+    if verb not in ("GET", "POST"):
+        raise BadRequest(
+            f"{verb} is not supported on _sql: GET runs a read-only statement, POST one that"
+            ' may write, with {"query": "...", "params": [...]}.'
+        )
     if len(segments) > 1:
         raise BadRequest("_sql takes no path after it; send the statement in the body.")
-    if body is NO_BODY or not isinstance(body, dict):
+    source: Any = body
+    if verb == "GET" and "query" in query:
+        source = {"query": query["query"], "params": _json_params(query.get("params"))}
+    if source is NO_BODY or not isinstance(source, dict):
+        if verb == "GET":
+            raise BadRequest(
+                "GET /_sql needs a 'query' parameter (and 'params' as a JSON array), or a body"
+                ' {"query": "SELECT ...", "params": []} sent with POST and X-HTTP-Method: GET.'
+            )
         raise BadRequest('The body must be a JSON object: {"query": "SELECT ...", "params": []}.')
-    text = body.get("query")
+    text = source.get("query")
     if not isinstance(text, str) or not text.strip():
         raise BadRequest("The body needs a non-empty 'query' string.")
     if len(text) > MAX_QUERY_LENGTH:
         raise BadRequest(f"The query is longer than {MAX_QUERY_LENGTH} characters.")
-    params = body.get("params", [])
+    params = source.get("params", [])
+    if params is None:
+        params = []
     if not isinstance(params, list):
         raise BadRequest("'params' must be an array of values for $1, $2, ... in order.")
-    return SqlQuery(query=text, params=tuple(params))
+    return SqlQuery(query=text, params=tuple(params), read_only=verb == "GET")
+
+
+def _json_params(text: str | None) -> Any:
+    """`params` of a GET: a JSON array in the query string."""
+    if text is None or text == "":
+        return []
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise BadRequest(
+            "'params' must be a JSON array of values for $1, $2, ..., e.g. params=[1,\"a\"]."
+        ) from None
 
 
 # --- _spec ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any, cast
 from core.errors import BadRequest, NotFound
 from core.flags import is_true
 from core.records import NO_RECORDS, records_from_body
+from services.plan.filter_ast import Node
 from services.plan.filters import parse_filter
 from services.plan.stream_format import stream_format
 from services.plan.types import (
@@ -66,6 +67,7 @@ _BODY_OPTIONS = frozenset(
         "include_count",
         "include_schema",
         "as_list",
+        "having",
     }
 )
 _MAX_ID_COUNT = 10_000
@@ -193,6 +195,40 @@ def _grouped_fields(
         if aggregate not in aggregates:
             aggregates.append(aggregate)
     return tuple(plain), tuple(aggregates)
+
+
+# `FUNC(arg)` inside a having condition, outside '...' strings: spelled as a quoted field name
+# (`"COUNT(*)"`) so the filter grammar reads it; bind resolves it like an aggregate of `fields`
+_HAVING_AGGREGATE = re.compile(
+    r"'(?:[^'\\]|''|\\.)*'"  # a string value: left as it is
+    r"|\b(sum|count|avg|min|max)\s*\(\s*(\*|[A-Za-z_][\w$]*|\"(?:[^\"]|\"\")*\")\s*\)",
+    re.IGNORECASE,
+)
+
+
+def _having(options: Options, group: tuple[str, ...] | None, params: Any) -> Node | None:
+    """`having` (spec §3.2 names it; DF ignores it): filter syntax over group columns and
+    aggregates, e.g. `COUNT(*) > 2 AND SUM(total) >= 100`; values are bound like a filter's."""
+    text = options.get("having")
+    if text is None or text == "":
+        return None
+    if not isinstance(text, str):
+        raise BadRequest("having must be a string.", context={"param": "having"})
+    if not group:
+        raise BadRequest("'having' requires a 'group' parameter.", context={"param": "having"})
+
+    def spell(match: re.Match[str]) -> str:
+        if match.group(1) is None:
+            return match.group(0)
+        aggregate = f"{match.group(1)}({match.group(2)})"
+        return '"' + aggregate.replace('"', '""') + '"'
+
+    try:
+        return parse_filter(_HAVING_AGGREGATE.sub(spell, text), params)
+    except BadRequest as exc:
+        raise BadRequest(
+            f"Invalid having clause: {exc.message}", context={"param": "having"}
+        ) from None
 
 
 def _ids(options: Options) -> tuple[Any, ...] | None:
@@ -353,6 +389,7 @@ def parse_table(
             refresh=options.flag("refresh"),
             group=group,
             aggregates=aggregates,
+            having=_having(options, group, params),
             include_schema=options.flag("include_schema"),
             stream=stream_format(accept, query, single=by_keys or count_only),
         )
@@ -364,6 +401,7 @@ def parse_table(
         "mode": mode,
         "related": _related(options),
         "as_list": options.flag("as_list"),
+        "allow_related_delete": options.flag("allow_related_delete"),
     }
     if verb == "POST":
         if record_id is not None:

@@ -90,6 +90,7 @@ class TableRead:
     aggregates: tuple[AggregateRequest, ...] = ()  # taken out of `fields`
     include_schema: bool = False
     stream: StreamFormat | None = None  # every row as NDJSON or CSV, not one JSON page
+    having: Node | None = None  # conditions on groups (`COUNT(*) > 2`), with `group` only
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,7 @@ class TableWrite:
     force: bool = False
     related: tuple[RelatedRequest, ...] = ()  # a first entry "*" means all
     as_list: bool = False
+    allow_related_delete: bool = False  # unlinked has_many children are deleted (spec §3.12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +145,8 @@ class ResultOptions:
     wrapper: str | None = None
     returns: str | None = None  # integer | string | boolean | number
     schema: tuple[tuple[str, str], ...] = ()  # (field, kind) casts of result columns
+    limit: int | None = None  # rows of a set-returning function (None: max_records)
+    offset: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,10 +176,12 @@ class RoutineCall:
 
 @dataclass(frozen=True, slots=True)
 class SqlQuery:
-    """POST /_sql: one parameterised statement ($1, $2, ...) and its values."""
+    """/_sql: one parameterised statement ($1, $2, ...) and its values; GET runs it read-only,
+    POST may write."""
 
     query: str
     params: tuple[Any, ...] = ()
+    read_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +227,24 @@ BoundNode = BoundCondition | BoundLogic
 
 
 @dataclass(frozen=True, slots=True)
+class HavingCondition:
+    """A `having` condition over a group column or an aggregate, its value(s) coerced."""
+
+    term: Column | BoundAggregate
+    op: str
+    value: Any  # a scalar, a tuple (in/between), or None (is [not] null)
+
+
+@dataclass(frozen=True, slots=True)
+class HavingLogic:
+    op: Literal["and", "or", "not"]
+    items: tuple[HavingNode, ...]
+
+
+HavingNode = HavingCondition | HavingLogic
+
+
+@dataclass(frozen=True, slots=True)
 class BoundAggregate:
     """An aggregate over a resolved column (None: COUNT(*)); `function` keys a fixed SQL table."""
 
@@ -248,6 +272,8 @@ class BoundRelated:
     limit: int
     order: tuple[BoundOrder, ...]
     where: BoundNode | None = None  # the caller's row filter on the embedded table
+    junction: Table | None = None  # many_many: the junction table the rows are found through
+    junction_where: BoundNode | None = None  # the caller's row filter on the junction
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +299,35 @@ class BoundRead:
     include_schema: bool = False
     stream: StreamFormat | None = None
     requested_limit: int | None = None  # the client's own limit (a stream is not paged)
+    having: HavingNode | None = None  # HAVING of a grouped read
+
+
+@dataclass(frozen=True, slots=True)
+class NestedRecord:
+    """One related record inside a written record (spec §3.12): created when it names no
+    key, else updated (or only linked); `unlink` when it sets its link to the parent to null."""
+
+    values: dict[str, Any]  # column name -> coerced value; never the link columns
+    key: tuple[Any, ...] | None = None  # the related table's primary key, when given
+    label: str = ""  # where it sits in the body, e.g. "order_items_by_order_id[1]"
+    unlink: bool = False
+    nested: tuple[NestedWrite, ...] = ()  # its own related records
+
+
+@dataclass(frozen=True, slots=True)
+class NestedWrite:
+    """The records a written record gives for one of its relationships."""
+
+    relation: Relation
+    table: Table  # the related table
+    records: tuple[NestedRecord, ...]
+    junction: Table | None = None  # many_many
+    # the caller's row filter per verb it needs on the related table (GET, POST, PATCH,
+    # DELETE) and on the junction ("junction"); empty for admins
+    filters: dict[str, BoundNode | None] = field(default_factory=dict)
+
+    def where(self, verb: str) -> BoundNode | None:
+        return self.filters.get(verb)
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +338,7 @@ class BoundRecord:
     key: tuple[Any, ...] | None = None
     label: str = ""
     error: Exception | None = None  # a validation failure found while binding
+    nested: tuple[NestedWrite, ...] = ()  # related records written with it (spec §3.12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +355,7 @@ class BoundWrite:
     force: bool = False
     as_list: bool = False
     related: tuple[BoundRelated, ...] = field(default=())
+    allow_related_delete: bool = False
 
 
 # --- bound plans of the other resources -------------------------------------------------------
@@ -327,6 +384,8 @@ class BoundRoutineList:
 class BoundRoutineCall:
     plan: RoutineCall
     call: BoundCall  # the overload chosen and its arguments, each coerced for its parameter
+    limit: int = 0  # rows of a set-returning function: the caller's limit capped by max_records
+    offset: int = 0
 
     @property
     def prefix(self) -> str:

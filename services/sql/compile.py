@@ -12,12 +12,18 @@ from typing import Any
 from psycopg import sql
 
 from services.catalog.schema_cache import Column, Table
-from services.plan.types import BoundAggregate, BoundLogic, BoundNode, BoundRead, BoundRelated
+from services.plan.types import (
+    BoundAggregate,
+    BoundLogic,
+    BoundNode,
+    BoundRead,
+    BoundRelated,
+    HavingNode,
+)
 from services.sql.cache import statements
 from services.sql.fragments import (
     aggregate_list,
     column_ref,
-    group_by,
     ident,
     key_match,
     order_by,
@@ -28,6 +34,7 @@ from services.sql.fragments import (
     where_params,
     where_shape,
 )
+from services.sql.having import grouping, having_params, having_shape
 
 _T = sql.Identifier("_t")
 
@@ -68,6 +75,8 @@ def _related_shape(related: tuple[BoundRelated, ...]) -> tuple[Any, ...]:
             names_of(r.columns),
             _order_shape(r.order),
             where_shape(r.where),
+            id(r.junction),
+            where_shape(r.junction_where),
         )
         for r in related
     )
@@ -77,10 +86,15 @@ def _related_params(related: tuple[BoundRelated, ...]) -> list[Any]:
     """The related subqueries' values in placeholder order: row filter, then has_many limit."""
     params: list[Any] = []
     for r in related:
+        if r.relation.type == "many_many":
+            params += where_params(r.junction_where)
         params += where_params(r.where)
-        if r.relation.type == "has_many":
+        if r.relation.type in _LISTS:
             params.append(r.limit)
     return params
+
+
+_LISTS = frozenset({"has_many", "many_many"})  # relationships embedded as arrays
 
 
 def row_select(
@@ -113,7 +127,7 @@ def row_select(
         tbl=qualified(read.table),
         t=_T,
         where=where_sql,
-        group=group_by(read.group),
+        group=grouping(read.group, read.having, params),
     )
 
 
@@ -124,12 +138,10 @@ def _related_items(
     for n, rel in enumerate(related):
         alias = sql.Identifier(f"_r{n}")
         out = sql.Identifier(f"_r{n}_o")
-        join = sql.SQL(" AND ").join(
-            sql.SQL("{} = {}").format(
-                column_ref(rel.table.column(rf), alias), column_ref(table.column(lf), _T)
-            )
-            for lf, rf in zip(rel.relation.fields, rel.relation.ref_fields, strict=True)
-        )
+        if rel.junction is not None:
+            join = _through_junction(table, rel, alias, sql.Identifier(f"_j{n}"), params)
+        else:
+            join = _pairs(rel.table, rel.relation.ref_fields, alias, table, rel.relation.fields, _T)
         if rel.where is not None:
             join = sql.SQL("{} AND {}").format(join, where_expr(rel.where, params, alias))
         inner = sql.SQL("SELECT {cols} FROM {tbl} AS {alias} WHERE {join}{order}").format(
@@ -139,7 +151,7 @@ def _related_items(
             join=join,
             order=order_by(rel.order, alias),
         )
-        if rel.relation.type == "has_many":
+        if rel.relation.type in _LISTS:
             params.append(rel.limit)
             expr = sql.SQL(
                 "(SELECT coalesce(array_to_json(array_agg({out})), '[]'::json)"
@@ -155,13 +167,53 @@ def _related_items(
     return items
 
 
+def _pairs(
+    left: Table,
+    left_fields: tuple[str, ...],
+    left_alias: sql.Composable,
+    right: Table,
+    right_fields: tuple[str, ...],
+    right_alias: sql.Composable,
+) -> sql.Composable:
+    """`l.a = r.x AND l.b = r.y`: the columns of a key matched pairwise."""
+    return sql.SQL(" AND ").join(
+        sql.SQL("{} = {}").format(
+            column_ref(left.column(lf), left_alias), column_ref(right.column(rf), right_alias)
+        )
+        for lf, rf in zip(left_fields, right_fields, strict=True)
+    )
+
+
+def _through_junction(
+    table: Table,
+    rel: BoundRelated,
+    alias: sql.Composable,
+    link: sql.Composable,
+    params: list[Any],
+) -> sql.Composable:
+    """many_many: the far row is linked to this one by a junction row (each far row once,
+    however often it is linked, as DF reads the far rows by the linked keys)."""
+    junction, relation = rel.junction, rel.relation
+    if junction is None:
+        raise TypeError("a many_many relationship is read through its junction")
+    cond = sql.SQL("{} AND {}").format(
+        _pairs(junction, relation.junction_fields, link, table, relation.fields, _T),
+        _pairs(junction, relation.junction_ref_fields, link, rel.table, relation.ref_fields, alias),
+    )
+    if rel.junction_where is not None:
+        cond = sql.SQL("{} AND {}").format(cond, where_expr(rel.junction_where, params, link))
+    return sql.SQL("EXISTS (SELECT 1 FROM {tbl} AS {link} WHERE {cond})").format(
+        tbl=qualified(junction), link=link, cond=cond
+    )
+
+
 def compile_page(read: BoundRead, row_filter: BoundNode | None = None) -> Statement:
     """A page of rows as one JSON array, plus the count and the "more rows" probe when asked.
 
     Returns one row: (json_text, count or NULL, more or NULL).
     """
     where = combine(read.where, row_filter)
-    filter_params = where_params(where)
+    filter_params = where_params(where) + having_params(read.having)
     params = [*_related_params(read.related), *filter_params, read.limit, read.offset]
     if read.count:
         params += filter_params
@@ -177,6 +229,7 @@ def compile_page(read: BoundRead, row_filter: BoundNode | None = None) -> Statem
         read.count,
         read.probe_more,
         _group_shape(read),
+        having_shape(read.having),
     )
     text = statements.text(key, lambda p: _compose_page(read, where, p), params, read.table)
     return Statement(text, params)
@@ -193,7 +246,9 @@ def _compose_page(read: BoundRead, where: BoundNode | None, params: list[Any]) -
     count: sql.Composable = sql.SQL("NULL::bigint")
     more: sql.Composable = sql.SQL("NULL::boolean")
     if read.count:
-        count = sql.SQL("({})").format(_count_query(read.table, where, read.group, params))
+        count = sql.SQL("({})").format(
+            _count_query(read.table, where, read.group, params, read.having)
+        )
     if read.probe_more:
         more = sql.SQL(
             "EXISTS (SELECT 1 FROM {tbl} AS {t}{where}{group} OFFSET %s LIMIT 1)"
@@ -201,30 +256,40 @@ def _compose_page(read: BoundRead, where: BoundNode | None, params: list[Any]) -
             tbl=qualified(read.table),
             t=_T,
             where=where_clause(where, params),
-            group=group_by(read.group),
+            group=grouping(read.group, read.having, params),
         )
         params.append(read.offset + read.limit)
     return sql.SQL("SELECT ({}), {}, {}").format(body, count, more)
 
 
 def _count_query(
-    table: Table, where: BoundNode | None, group: tuple[Column, ...], params: list[Any]
+    table: Table,
+    where: BoundNode | None,
+    group: tuple[Column, ...],
+    params: list[Any],
+    having: HavingNode | None = None,
 ) -> sql.Composed:
-    """Matching rows, or with `group` the number of groups."""
+    """Matching rows, or with `group` the number of groups (that pass `having`)."""
     if not group:
         return sql.SQL("SELECT count(*) FROM {tbl} AS {t}{where}").format(
             tbl=qualified(table), t=_T, where=where_clause(where, params)
         )
     return sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {tbl} AS {t}{where}{group}) AS _g").format(
-        tbl=qualified(table), t=_T, where=where_clause(where, params), group=group_by(group)
+        tbl=qualified(table),
+        t=_T,
+        where=where_clause(where, params),
+        group=grouping(group, having, params),
     )
 
 
 def compile_count(
-    table: Table, where: BoundNode | None, group: tuple[Column, ...] = ()
+    table: Table,
+    where: BoundNode | None,
+    group: tuple[Column, ...] = (),
+    having: HavingNode | None = None,
 ) -> Statement:
     params: list[Any] = []
-    return Statement(_count_query(table, where, group, params), params)
+    return Statement(_count_query(table, where, group, params, having), params)
 
 
 def compile_key_lookup(read: BoundRead, row_filter: BoundNode | None = None) -> Statement:

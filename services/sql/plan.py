@@ -23,6 +23,6 @@ def compile_plan(bound: Bound, row_filter: BoundNode | None = None) -> Statement
         return compile_page(bound, row_filter)
     if isinstance(bound, BoundRoutineCall):
         if bound.plan.kind == "function":
-            return compile_function(bound.call)
+            return compile_function(bound.call, bound.limit or None, bound.offset)
         return compile_procedure(bound.call)
     return None

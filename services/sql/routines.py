@@ -67,17 +67,26 @@ def _values(call: BoundCall) -> list[Any]:
     return [arg.value for arg in call.args]
 
 
-def compile_function(call: BoundCall) -> Statement:
+def compile_function(call: BoundCall, limit: int | None = None, offset: int = 0) -> Statement:
     """One row, one text column: the result's JSON (a scalar, an object, or an array of rows).
-    The text is rendered once per call shape (services/sql/cache.py)."""
+    A set's rows are paged by `limit`/`offset` in PostgreSQL (None: every row). The text is
+    rendered once per call shape (services/sql/cache.py)."""
     params = _values(call)
+    paged = limit is not None and call.routine.returns_set and call.routine.shape != "void"
+    if paged:
+        params += [limit, offset]
     text = statements.text(
-        _shape("function", call), lambda p: _compose_function(call, p), params, call.routine
+        (*_shape("function", call), paged),
+        lambda p: _compose_function(call, p, (limit, offset) if paged else None),
+        params,
+        call.routine,
     )
     return Statement(text, params)
 
 
-def _compose_function(call: BoundCall, params: list[Any]) -> sql.Composable:
+def _compose_function(
+    call: BoundCall, params: list[Any], page: tuple[int | None, int] | None = None
+) -> sql.Composable:
     fn = _invocation(call, params)
     routine = call.routine
     if routine.shape == "void":  # the (empty) value is not read: the answer is null
@@ -85,11 +94,15 @@ def _compose_function(call: BoundCall, params: list[Any]) -> sql.Composable:
     if not routine.returns_set:
         return sql.SQL("SELECT to_json({})::text").format(fn)
     if routine.shape == "scalar":  # SETOF integer, RETURNS TABLE(x int): rows of one column
-        rows = sql.SQL("(SELECT _f._v AS {} FROM {} AS _f(_v))").format(
+        rows: sql.Composable = sql.SQL("(SELECT _f._v AS {} FROM {} AS _f(_v))").format(
             ident(routine.value_column), fn
         )
-        return sql.SQL("SELECT {} FROM {} AS _r").format(_ROWS, rows)
-    return sql.SQL("SELECT {} FROM {} AS _r").format(_ROWS, fn)
+    else:
+        rows = fn
+    if page is not None:  # the function's own row order, cut in PostgreSQL
+        rows = sql.SQL("(SELECT * FROM {} AS _s LIMIT %s OFFSET %s)").format(rows)
+        params.extend(page)
+    return sql.SQL("SELECT {} FROM {} AS _r").format(_ROWS, rows)
 
 
 def compile_procedure(call: BoundCall) -> Statement:

@@ -176,3 +176,32 @@ def _aggregate(write: sql.Composable, *, checked: bool = False) -> sql.Composed:
     return sql.SQL(
         "WITH _w AS ({} AS _j) SELECT coalesce('[' || string_agg(_j, ',') || ']', '[]') FROM _w"
     ).format(write)
+
+
+def compile_key_select(
+    table: Table,
+    keys: tuple[Column, ...],
+    key: tuple[Any, ...],
+    columns: tuple[Column, ...],
+    where: BoundNode | None = None,
+) -> Statement:
+    """One row by key as JSON text (a row a nested write names but does not change)."""
+    params: list[Any] = []
+    cond = _row_match(keys, key, where, params)
+    query = sql.SQL("SELECT {ret} FROM {tbl} AS {t} WHERE {cond}").format(
+        ret=record_json(columns), tbl=qualified(table), t=_T, cond=cond
+    )
+    return Statement(query, params)
+
+
+def compile_link_exists(
+    junction: Table, values: dict[str, Any], where: BoundNode | None = None
+) -> Statement:
+    """Whether a junction row already links these values (within the caller's row filter)."""
+    params: list[Any] = []
+    columns = tuple(junction.column(n) for n in values)
+    cond = _row_match(columns, tuple(values.values()), where, params)
+    query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {tbl} AS {t} WHERE {cond})").format(
+        tbl=qualified(junction), t=_T, cond=cond
+    )
+    return Statement(query, params)

@@ -1,13 +1,15 @@
 """System API for services (`/api/v2/system/service`, spec §9), in DreamFactory's record format.
 
-Records are `{id, name, label, description, is_active, type, config: {...}}`; the password is
-write-only (answered as `**********`; writing the mask back keeps the stored one).
+Records are `{id, name, label, description, is_active, type, mutable, deletable, config: {...}}`;
+writes take that shape or the flat one (the settings beside `name`). The password is write-only
+(answered as `**********`; writing the mask back keeps the stored one).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from django.db import models
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -15,20 +17,23 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.errors import BadRequest
+from core.flags import as_bool
 from core.system_records import RecordResource, views_for
 from services.config import ServiceConfig
 from services.db.executor import test_connection
-from services.field_groups import CONNECTION_FIELDS, INFO_FIELDS, OPTION_FIELDS
+from services.field_groups import INFO_FIELDS
 from services.models import MASKED_PASSWORD, Service
+from services.system.service_types import (
+    CONFIG_FIELDS,
+    REQUIRED_CONFIG,
+    SERVICE_TYPES,
+    check_type,
+    directory_entry,
+    service_type,
+)
 
-# DF's `config` object: every setting but the INFO ones (`charset` is kept for DF clients)
-CONFIG_FIELDS = (*CONNECTION_FIELDS, "schema", "charset", *OPTION_FIELDS)
-SERVICE_TYPE = {
-    "name": "pgsql",
-    "label": "PostgreSQL",
-    "group": "Database",
-    "description": "Database service supporting PostgreSQL connections.",
-}
+SERVICE_TYPE = directory_entry("pgsql")  # the directory's short form (gateway/directory.py)
+_BLANK_WHEN_NULL = ("label", "description", "schema")  # `schema` blank: every schema
 
 
 class ServiceSerializer(serializers.ModelSerializer[Service]):
@@ -45,27 +50,50 @@ class ServiceSerializer(serializers.ModelSerializer[Service]):
         return attrs
 
 
-def _flatten(record: Any, index: int | None = None) -> dict[str, Any]:
-    """DF record -> flat model fields; a masked password means "unchanged"."""
-    where = f" (record {index})" if index is not None else ""
+def _default(name: str) -> Any:
+    """What a `null` setting stands for: the field's default ("" for text without one)."""
+    field = cast("models.Field[Any, Any]", Service._meta.get_field(name))
+    return field.get_default() if field.has_default() else ""
+
+
+def _flatten(record: Any, instance: Service | None = None) -> dict[str, Any]:
+    """A record in DF's shape (settings in `config`) or the flat one (settings beside `name`;
+    `config` wins where both say) -> the model's fields. A masked password means "unchanged";
+    `null` means the setting's default; `type` must be a supported one."""
     if not isinstance(record, dict):
-        raise BadRequest(f"Each service record must be a JSON object{where}.")
-    kind = record.get("type", "pgsql")
-    if kind != "pgsql":
-        raise BadRequest(f"Service type '{kind}' is not supported; this gateway serves 'pgsql'.")
-    config = record.get("config") or {}
+        raise BadRequest("Each service record must be a JSON object.")
+    if "type" in record or instance is None:
+        check_type(record.get("type", "pgsql"))
+    config = record.get("config")
+    if config is None:
+        config = {}
     if not isinstance(config, dict):
-        raise BadRequest(f"config must be an object{where}.")
+        raise BadRequest("config must be an object of the service's settings.")
+    if config.get("statements"):
+        raise BadRequest(
+            "config.statements (SQL run on each new connection) is not supported; "
+            "set the schema with config.schema and session settings on the database role."
+        )
     flat = {k: record[k] for k in INFO_FIELDS if k in record}
+    flat.update({k: record[k] for k in CONFIG_FIELDS if k in record})
     flat.update({k: config[k] for k in CONFIG_FIELDS if k in config})
     if flat.get("password") == MASKED_PASSWORD:
         flat.pop("password")
-    for key in ("username", "password", "sslrootcert", "timezone", "charset", "description"):
-        if key in flat and flat[key] is None:
-            flat[key] = ""
-    if flat.get("schema") is None and "schema" in flat:
-        flat["schema"] = ""
+    for key in [k for k, v in flat.items() if v is None and k not in ("name", "is_active")]:
+        flat[key] = "" if key in _BLANK_WHEN_NULL else _default(key)
+    if flat.get("is_active", True) is None:
+        flat.pop("is_active")
     return flat
+
+
+def _require_connection(flat: dict[str, Any], instance: Service | None) -> None:
+    """Spec §9.3: host and database are required (on create, and never blanked later)."""
+    for key in REQUIRED_CONFIG:
+        value = flat.get(key, getattr(instance, key, None) if instance is not None else None)
+        if not value or (isinstance(value, str) and not value.strip()):
+            raise BadRequest(
+                "Database connection information must contain at least host and database name."
+            )
 
 
 class ServiceResource(RecordResource):
@@ -91,7 +119,9 @@ class ServiceResource(RecordResource):
 
     def write(self, record: dict[str, Any], instance: Service | None, request: Request) -> Service:
         # a new name moves the namespace: the registry follows the metadata version
-        service: Service = self.validated(_flatten(record), instance)
+        flat = _flatten(record, instance)
+        _require_connection(flat, instance)
+        service: Service = self.validated(flat, instance)
         service.save()
         return service
 
@@ -111,13 +141,39 @@ class ServiceTest(APIView):
     def post(self, request: Request, pk: int) -> Response:
         service = _get(pk)
         data = request.data if isinstance(request.data, dict) else {}
-        overrides = _flatten({"config": data.get("config") or {}})
+        overrides = _flatten({"config": data.get("config") or {}}, service)
+        _require_connection(overrides, service)
         # checked as a PATCH would check them (400 naming the field), but not saved
         service = ServiceResource().validated(overrides, service)
         return Response(test_connection(ServiceConfig.from_model(service)))
 
 
 class ServiceTypes(APIView):
+    """GET /system/service_type: the types served (`group` narrows, `as_list=true` names only,
+    `fields` picks keys)."""
+
     @extend_schema(responses={200: dict})
     def get(self, request: Request) -> Response:
-        return Response({"resource": [SERVICE_TYPE]})
+        params = request.query_params
+        types = list(SERVICE_TYPES.values())
+        group = params.get("group")
+        if group:
+            types = [t for t in types if t["group"].lower() == group.lower()]
+        if as_bool(params.get("as_list", "")):
+            return Response({"resource": [t["name"] for t in types]})
+        return Response({"resource": [_pick(t, params.get("fields")) for t in types]})
+
+
+class ServiceTypeDetail(APIView):
+    """GET /system/service_type/{name}: one type's record (404 naming the supported ones)."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, name: str) -> Response:
+        return Response(_pick(service_type(name), request.query_params.get("fields")))
+
+
+def _pick(record: dict[str, Any], fields: str | None) -> dict[str, Any]:
+    wanted = {f.strip() for f in (fields or "").split(",") if f.strip()}
+    if not wanted or "*" in wanted:
+        return record
+    return {k: v for k, v in record.items() if k in wanted}

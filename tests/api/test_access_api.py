@@ -17,6 +17,7 @@ from django.test import Client
 from core.verbs import ALL_VERBS, GET, POST
 from tests.conftest import (
     Api,
+    assert_batch_error,
     assert_error,
     assign_role,
     client_for,
@@ -111,7 +112,7 @@ def test_role_get_list_by_id_and_ids(api: Api) -> None:
     ids = [create(api, ROLE, {"name": n})["id"] for n in ("beta", "alpha", "gamma")]
     status, body = api.get(ROLE)
     assert status == 200
-    assert [r["name"] for r in body["resource"]] == ["alpha", "beta", "gamma"]
+    assert [r["name"] for r in body["resource"]] == ["beta", "alpha", "gamma"]  # by id
     assert all(RULES not in r for r in body["resource"])
     status, body = api.get(f"{ROLE}/{ids[0]}")
     assert status == 200 and body["id"] == ids[0] and body["name"] == "beta"
@@ -119,7 +120,7 @@ def test_role_get_list_by_id_and_ids(api: Api) -> None:
     status, body = api.get(ROLE, ids=f"{ids[0]},{ids[2]}")
     assert sorted(r["id"] for r in body["resource"]) == sorted([ids[0], ids[2]])
     status, body = api.get(ROLE, fields="name", limit=1, include_count="true")
-    assert body == {"resource": [{"name": "alpha"}], "meta": {"count": 3}}
+    assert body == {"resource": [{"name": "beta"}], "meta": {"count": 3}}
     missing = max(ids) + 1000
     status, body = api.get(f"{ROLE}/{missing}")
     assert_error(status, body, 404, f"Record with identifier '{missing}' not found.")
@@ -136,8 +137,8 @@ def test_role_related_rules(api: Api, service: Any) -> None:
         assert only["requestor_mask"] == 1 and only["filters"] == [] and only["filter_op"] == "AND"
         status, body = api.get(ROLE, related=related)
         assert [len(r[RULES]) for r in body["resource"]] == [1]
-    status, body = api.get(ROLE, related="lookup_by_role_id")
-    assert_error(status, body, 400, "Unknown related list 'lookup_by_role_id'", prefix=True)
+    status, body = api.get(ROLE, related="nothing_by_role_id")
+    assert_error(status, body, 400, "Unknown related list 'nothing_by_role_id'", prefix=True)
     status, body = api.get(f"{ROLE}/{role['id']}", related="nonsense")
     assert_error(status, body, 400, "Unknown related list 'nonsense'", prefix=True)
 
@@ -158,7 +159,7 @@ def test_role_patch_is_partial_and_put_is_an_alias(api: Api) -> None:
     assert (status, body) == (200, {"resource": [{"id": role["id"]}]})
     assert api.get(f"{ROLE}/{role['id']}")[1]["name"] == "renamed"
     status, body = api.patch(ROLE, [{"name": "no id"}])
-    assert_error(status, body, 400, "Required id field(s) not found in record 0: id.")
+    assert_batch_error(status, body, 0, "Required id field(s) not found in record 0: id.")
 
 
 def test_role_delete(api: Api, service: Any) -> None:
@@ -285,8 +286,8 @@ def test_rule_validation_names_the_record_and_the_rule(
         {"name": "broken", RULES: [rule(service, "_table/todo"), {**rule(service), **bad_rule}]},
     ]
     status, body = api.post(ROLE, records)
-    assert_error(status, body, 400, f"Record 1: {RULES}[1]: {message}", prefix=True)
-    assert role_count() == 0  # the whole batch is refused, the first record too
+    assert_batch_error(status, body, 1, f"{RULES}[1]: {message}", prefix=True)
+    assert role_count() == 1  # the batch stopped there; the first record stays (spec §3.8)
     # the same rule in an update names the rule and changes nothing
     role = create(api, ROLE, {"name": "existing", RULES: [rule(service, "_table/todo")]})
     before = rules_of(api, role["id"])
@@ -327,7 +328,7 @@ def test_rule_for_all_services_with_star_and_verb_names(api: Api, service: Any) 
 def test_role_name_is_unique(api: Api) -> None:
     first = create(api, ROLE, {"name": "reader"})
     status, body = api.post(ROLE, [{"name": "reader"}])
-    error = assert_error(status, body, 400, "Record 0: Validation failed:", prefix=True)
+    error = assert_batch_error(status, body, 0, "Validation failed:", prefix=True)
     assert "name" in error["message"]
     other = create(api, ROLE, {"name": "writer"})
     status, body = api.patch(f"{ROLE}/{other['id']}", {"name": "reader"})
@@ -335,15 +336,15 @@ def test_role_name_is_unique(api: Api) -> None:
     assert api.get(f"{ROLE}/{other['id']}")[1]["name"] == "writer"
     assert api.patch(f"{ROLE}/{first['id']}", {"name": "reader"})[0] == 200  # itself is fine
     status, body = api.post(ROLE, [{"description": "no name"}])
-    assert_error(status, body, 400, "Record 0: Validation failed:", prefix=True)
+    assert_batch_error(status, body, 0, "Validation failed:", prefix=True)
     status, body = api.post(ROLE, [{"name": "x" * 65}])
-    assert_error(status, body, 400, "Record 0: Validation failed:", prefix=True)
+    assert_batch_error(status, body, 0, "Validation failed:", prefix=True)
 
 
 @pytest.mark.parametrize("db_role", ["1abc", "bad role", "x; DROP TABLE todo", "a-b", "a" * 64])
 def test_db_role_is_validated(api: Api, db_role: str) -> None:
     status, body = api.post(ROLE, [{"name": "r", "db_role": db_role}])
-    error = assert_error(status, body, 400, "Record 0: Validation failed:", prefix=True)
+    error = assert_batch_error(status, body, 0, "Validation failed:", prefix=True)
     assert "db_role" in error["message"]
     assert role_count() == 0
 
@@ -441,12 +442,12 @@ def test_deactivated_app_key_is_refused(api: Api, reader_role: Any) -> None:
 def test_app_validation(api: Api, reader_role: Any) -> None:
     create(api, APP, {"name": "Dashboard"})
     status, body = api.post(APP, [{"name": "Dashboard"}])
-    assert_error(status, body, 400, "Record 0: Validation failed:", prefix=True)
+    assert_batch_error(status, body, 0, "Validation failed:", prefix=True)
     status, body = api.post(APP, [{"name": "Other", "role_id": 987654}])
-    error = assert_error(status, body, 400, "Record 0: Validation failed:", prefix=True)
+    error = assert_batch_error(status, body, 0, "Validation failed:", prefix=True)
     assert "role_id" in error["message"]
     status, body = api.post(APP, [{"description": "no name"}])
-    assert_error(status, body, 400, "Record 0: Validation failed:", prefix=True)
+    assert_batch_error(status, body, 0, "Validation failed:", prefix=True)
     from apikeys.models import App
 
     assert list(App.objects.values_list("name", flat=True)) == ["Dashboard"]
@@ -523,7 +524,7 @@ def test_users_list_excludes_admins_and_admins_cannot_be_changed(api: Api, admin
     status, body = api.patch(f"{USER}/{admin_user.pk}", {"is_active": False})
     assert_error(status, body, 403, "Not allowed to change an admin user.")
     status, body = api.patch(USER, [{"id": admin_user.pk, "password": "taken-over-12345"}])
-    assert status == 403, body
+    assert_batch_error(status, body, 0, "Not allowed to change an admin user.", expected=403)
     status, body = api.delete(f"{USER}/{admin_user.pk}")
     assert_error(status, body, 403, "Not allowed to change an admin user.")
     admin_user.refresh_from_db()
@@ -564,7 +565,7 @@ def test_users_created_here_are_never_admins(api: Api) -> None:
 )
 def test_user_weak_password_is_400(api: Api, password: str, problem: str) -> None:
     status, body = api.post(USER, [{"email": "weak@example.com", "password": password}])
-    error = assert_error(status, body, 400, "Record 0: Password not accepted:", prefix=True)
+    error = assert_batch_error(status, body, 0, "Password not accepted:", prefix=True)
     assert problem in error["message"]
     user = make_user("jane@example.com", PASSWORD)
     status, body = api.patch(f"{USER}/{user.pk}", {"password": password})
@@ -579,12 +580,12 @@ def test_user_email_is_unique_and_required(api: Api, admin_user: Any) -> None:
     make_user("jane@example.com")
     for email in ("jane@example.com", "admin@example.com"):
         status, body = api.post(USER, [{"email": email, "password": "a-long-password-1"}])
-        error = assert_error(status, body, 400, "Record 0: Validation failed:", prefix=True)
+        error = assert_batch_error(status, body, 0, "Validation failed:", prefix=True)
         assert "email" in error["message"]
     status, body = api.post(USER, [{"first_name": "No email"}])
-    assert_error(status, body, 400, "Record 0: A user needs an email.")
+    assert_batch_error(status, body, 0, "A user needs an email.")
     status, body = api.post(USER, [{"email": "not-an-email"}])
-    assert_error(status, body, 400, "Record 0: Validation failed:", prefix=True)
+    assert_batch_error(status, body, 0, "Validation failed:", prefix=True)
     from rbac.models import User
 
     assert User.objects.filter(is_staff=False).count() == 1
@@ -657,7 +658,7 @@ def test_nested_app_role_validation(
     app, _key = make_app("Todo app")
     item = {k: {"APP": app.pk, "ROLE": reader_role.pk}.get(v, v) for k, v in item.items()}
     status, body = api.post(USER, [{"email": "jane@example.com", APP_ROLES: [item]}])
-    assert_error(status, body, 400, f"Record 0: {APP_ROLES}[0]: {message}")
+    assert_batch_error(status, body, 0, f"{APP_ROLES}[0]: {message}")
     from rbac.models import User
 
     assert not User.objects.filter(email="jane@example.com").exists()
@@ -795,7 +796,7 @@ def test_an_email_differing_only_in_case_is_a_duplicate(api: Api) -> None:
     make_user("jane@example.com")
     other = make_user("bob@example.com")
     status, body = api.post(USER, [{"email": "JANE@example.com", "password": "a-long-password-1"}])
-    error = assert_error(status, body, 400, "Record 0: Validation failed:", prefix=True)
+    error = assert_batch_error(status, body, 0, "Validation failed:", prefix=True)
     assert "email" in error["message"]
     status, body = api.patch(f"{USER}/{other.pk}", {"email": "Jane@Example.com"})
     assert_error(status, body, 400, "Validation failed:", prefix=True)
@@ -836,7 +837,7 @@ def test_moving_an_app_role_onto_an_app_already_assigned_is_400(api: Api, reader
 
 def test_filter_op_must_be_and_or(api: Api, service: Any) -> None:
     status, body = api.post(ROLE, [{"name": "clerk", RULES: [rule(service, filter_op="XOR")]}])
-    assert_error(status, body, 400, f"Record 0: {RULES}[0]: filter_op must be AND or OR.")
+    assert_batch_error(status, body, 0, f"{RULES}[0]: filter_op must be AND or OR.")
     assert role_count() == 0
 
 

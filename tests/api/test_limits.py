@@ -30,6 +30,7 @@ from limits.models import Limit
 from tests.conftest import (
     REDIS_URL,
     Api,
+    assert_batch_error,
     assert_error,
     assign_role,
     client_for,
@@ -319,7 +320,7 @@ def test_period_by_name_or_number(api: Api, number: int) -> None:
 @pytest.mark.parametrize("period", ["fortnight", 5, -1, ""])
 def test_unknown_period_is_refused(api: Api, period: Any) -> None:
     status, body = api.post(LIMIT, [{"type": "instance", "rate": 1, "period": period, "name": "x"}])
-    assert_error(status, body, 400, "Record 0: Validation failed:", prefix=True)
+    assert_batch_error(status, body, 0, "Validation failed:", prefix=True)
     assert not Limit.objects.exists()
 
 
@@ -349,11 +350,11 @@ def test_missing_target_is_refused(
     if "endpoint" in given:
         fields["endpoint"] = given["endpoint"]
     status, body = api.post(LIMIT, [fields])
-    assert_error(
+    assert_batch_error(
         status,
         body,
-        400,
-        f"Record 0: {missing} must be specified with this limit type. Limit: Needs more",
+        0,
+        f"{missing} must be specified with this limit type. Limit: Needs more",
     )
     assert not Limit.objects.exists()
 
@@ -362,14 +363,14 @@ def test_duplicates_are_refused(api: Api, service: Any) -> None:
     first = add_limit(api, type="instance.service", service_id=service.pk, name="first")
     again = {"type": "instance.service", "service_id": service.pk, "rate": 9, "period": "hour"}
     status, body = api.post(LIMIT, [{**again, "name": "again"}])
-    assert_error(status, body, 400, f"Record 0: {DUPLICATE}")
+    assert_batch_error(status, body, 0, f"{DUPLICATE}")
     status, body = api.post(LIMIT, [{**again, "period": 1, "name": "again by number"}])
-    assert_error(status, body, 400, f"Record 0: {DUPLICATE}")
+    assert_batch_error(status, body, 0, f"{DUPLICATE}")
     # another period is another limit; so is a batch that repeats itself: all or nothing
     other = add_limit(api, type="instance.service", service_id=service.pk, period="day")
     twice = {**again, "period": "minute", "name": "twice"}
-    status, body = api.post(LIMIT, [twice, twice])
-    assert_error(status, body, 400, f"Record 1: {DUPLICATE}")
+    status, body = api.post(LIMIT, [twice, twice], rollback="true")
+    assert_batch_error(status, body, 1, f"{DUPLICATE}")
     assert sorted(Limit.objects.values_list("pk", flat=True)) == [first["id"], other["id"]]
     # an update may not turn a limit into a copy of another; renaming it is fine
     status, body = api.patch(f"{LIMIT}/{other['id']}", {"period": "hour"})
@@ -381,32 +382,32 @@ def test_duplicates_are_refused(api: Api, service: Any) -> None:
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"type": "instance.planet"}, "Record 0: Validation failed:"),
-        ({"type": ""}, "Record 0: Validation failed:"),
-        ({"verb": "FETCH"}, "Record 0: verb must be one of GET, POST, PUT, PATCH, DELETE."),
-        ({"verb": "MERGE"}, "Record 0: verb must be one of GET, POST, PUT, PATCH, DELETE."),
-        ({"rate": "many"}, "Record 0: Validation failed:"),
-        ({"rate": 1.5}, "Record 0: Validation failed:"),
-        ({"rate": -1}, "Record 0: Validation failed:"),
-        ({"rate": None}, "Record 0: Validation failed:"),
+        ({"type": "instance.planet"}, "Validation failed:"),
+        ({"type": ""}, "Validation failed:"),
+        ({"verb": "FETCH"}, "verb must be one of GET, POST, PUT, PATCH, DELETE."),
+        ({"verb": "MERGE"}, "verb must be one of GET, POST, PUT, PATCH, DELETE."),
+        ({"rate": "many"}, "Validation failed:"),
+        ({"rate": 1.5}, "Validation failed:"),
+        ({"rate": -1}, "Validation failed:"),
+        ({"rate": None}, "Validation failed:"),
     ],
 )
 def test_bad_fields_are_refused(api: Api, fields: dict[str, Any], message: str) -> None:
     record = {"type": "instance", "rate": 5, "period": "hour", "name": "Bad", **fields}
     status, body = api.post(LIMIT, [record])
-    assert_error(status, body, 400, message, prefix=True)
+    assert_batch_error(status, body, 0, message, prefix=True)
     assert not Limit.objects.exists()
 
 
 def test_rate_zero_is_refused(api: Api) -> None:
     status, body = api.post(LIMIT, [{"type": "instance", "rate": 0, "name": "Zero"}])
-    assert_error(status, body, 400, "Record 0: ", prefix=True)
+    assert_batch_error(status, body, 0, "", prefix=True)
     assert not Limit.objects.exists()
 
 
 def test_missing_rate_is_refused(api: Api) -> None:
     status, body = api.post(LIMIT, [{"type": "instance", "period": "hour", "name": "No rate"}])
-    assert_error(status, body, 400, "Record 0: Validation failed:", prefix=True)
+    assert_batch_error(status, body, 0, "Validation failed:", prefix=True)
 
 
 @pytest.mark.parametrize(
@@ -419,7 +420,7 @@ def test_missing_rate_is_refused(api: Api) -> None:
 )
 def test_unknown_target_is_refused(api: Api, type_: str, field: str) -> None:
     status, body = api.post(LIMIT, [{"type": type_, field: 99999, "rate": 5, "name": "Ghost"}])
-    assert_error(status, body, 400, f"Record 0: {field} 99999 does not exist. Limit: Ghost")
+    assert_batch_error(status, body, 0, f"{field} 99999 does not exist. Limit: Ghost")
     assert not Limit.objects.exists()
 
 
@@ -427,11 +428,11 @@ def test_target_of_another_type_is_refused(api: Api, service: Any) -> None:
     status, body = api.post(
         LIMIT, [{"type": "instance", "service_id": service.pk, "rate": 5, "name": "Odd"}]
     )
-    assert_error(
+    assert_batch_error(
         status,
         body,
-        400,
-        "Record 0: service_id does not apply to limit type 'instance'. Limit: Odd",
+        0,
+        "service_id does not apply to limit type 'instance'. Limit: Odd",
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from core.errors import BadRequest, BatchError, GatewayError
 from core.flags import as_bool
@@ -31,6 +31,19 @@ def batch_mode(options: Mapping[str, Any]) -> Mode:
     return "rollback" if rollback else "continue" if keep_going else "stop"
 
 
+def integrity_error(exc: IntegrityError) -> BadRequest:
+    """A constraint the metadata database enforced after the serializer's checks passed (two
+    requests writing the same unique name at once): the record's 400, not a 500."""
+    cause = exc.__cause__
+    state = getattr(cause, "sqlstate", None) or "23000"
+    detail = str(cause or exc).strip().splitlines()[0] if str(cause or exc).strip() else ""
+    return BadRequest(
+        "The record conflicts with another one that was written at the same time"
+        f" (a unique or related-record constraint): {detail}. Read it again and retry.",
+        code=state,
+    )
+
+
 def run_batch(steps: Sequence[Step], *, mode: Mode, verb: str) -> list[dict[str, Any]]:
     """Run each step (a write answering its record) in its own savepoint inside one
     transaction; a step that is already an error (found while preparing) counts as failed."""
@@ -45,6 +58,8 @@ def run_batch(steps: Sequence[Step], *, mode: Mode, verb: str) -> list[dict[str,
                         result = step()
                 except GatewayError as exc:
                     result = exc
+                except IntegrityError as exc:
+                    result = integrity_error(exc)
             results.append(result)
             if isinstance(result, GatewayError):
                 if mode == "rollback":

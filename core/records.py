@@ -6,6 +6,10 @@ from typing import Any
 
 from core.errors import BadRequest
 
+# the request attribute where the system API's permission notes the data services a
+# non-admin caller's role reaches (None: every one); read by RecordResource.visible()
+REACHABLE_SERVICES = "gateway_services"
+
 NO_RECORDS = (
     "No record(s) detected in request. Please make sure record(s) are wrapped in a 'resource' "
     'tag. Example: {"resource":[{"record":1},{"record":2}]}'

@@ -18,7 +18,7 @@ from functools import partial
 from typing import Any, ClassVar
 
 from django.core.exceptions import ObjectDoesNotExist
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -28,7 +28,7 @@ from rest_framework.views import APIView
 from core.drf import as_gateway_error
 from core.errors import BadRequest, GatewayError, NotFound
 from core.flags import as_bool
-from core.record_batch import Mode, Step, batch_mode, run_batch
+from core.record_batch import Mode, Step, batch_mode, integrity_error, run_batch
 from core.record_query import Field, filtered, id_list, ordered, page, query_fields, request_options
 from core.records import NO_RECORDS, records_from_body
 from core.request import effective_verb
@@ -46,6 +46,11 @@ class RecordResource:
 
     def queryset(self) -> models.QuerySet[Any]:
         return self.model._default_manager.all()
+
+    def visible(self, rows: models.QuerySet[Any], request: Request) -> models.QuerySet[Any]:
+        """The records this caller may read (all by default; services narrow it for
+        callers whose role reaches only some)."""
+        return rows
 
     def get(self, pk: Any) -> Any:
         try:
@@ -217,13 +222,14 @@ class CollectionView(_SystemView):
         options = _Options(request, self.resource, body_options=True)
         values = options.values
         fields = self.resource.query_fields()
-        rows = self.resource.queryset()
+        rows = self.resource.visible(self.resource.queryset(), request)
         ids = id_list(values.get("ids"))
         records = records_from_body(_body(request)) if not ids else None
         if records:
             ids = _record_ids(records)
         if ids:
             rows = rows.filter(pk__in=ids)
+            self._all_found(ids, rows, options)
         else:
             rows = filtered(rows, values, fields)
         rows = ordered(rows, values, fields)
@@ -239,6 +245,23 @@ class CollectionView(_SystemView):
         if total is not None:
             body["meta"] = {"count": total}
         return Response(body)
+
+    def _all_found(self, ids: list[int], rows: models.QuerySet[Any], options: _Options) -> None:
+        """A read by ids naming a record that is not there is a batch error (spec §3.8): each
+        id's record or its 404, in request order, up to the first missing one unless
+        `continue`."""
+        found = {obj.pk: obj for obj in rows}
+        if all(pk in found for pk in ids):
+            return
+        steps: list[Step] = []
+        for pk in ids:
+            obj = found.get(pk)
+            if obj is None:
+                steps.append(NotFound(f"Record with identifier '{pk}' not found."))
+            else:
+                record = self.resource.to_record(obj, options.related)
+                steps.append(partial(options.shape, record, write=False))
+        run_batch(steps, mode=batch_mode(options.values), verb="GET")
 
     @extend_schema(request=dict, responses={201: dict})
     def post(self, request: Request) -> Response:
@@ -350,7 +373,10 @@ class DetailView(_SystemView):
     @extend_schema(responses={200: dict})
     def get(self, request: Request, pk: int) -> Response:
         options = _Options(request, self.resource, body_options=True)
-        record = self.resource.to_record(self.resource.get(pk), options.related)
+        obj = self.resource.get(pk)
+        if not self.resource.visible(self.resource.queryset(), request).filter(pk=obj.pk):
+            raise NotFound(f"Record with identifier '{pk}' not found.")
+        record = self.resource.to_record(obj, options.related)
         return Response(options.shape(record, write=False))
 
     @extend_schema(request=dict, responses={200: dict})
@@ -363,8 +389,11 @@ class DetailView(_SystemView):
         if not isinstance(data, dict) or not (data or self.resource.may_patch_empty(request)):
             raise BadRequest("The request contains no valid record fields.")
         data = self.resource.prepare(data, obj)
-        with transaction.atomic():
-            saved = self.resource.write(data, obj, request)
+        try:
+            with transaction.atomic():
+                saved = self.resource.write(data, obj, request)
+        except IntegrityError as exc:
+            raise integrity_error(exc) from None
         return Response(_write_answer(self.resource, saved, options, request))
 
     put = patch
@@ -374,8 +403,11 @@ class DetailView(_SystemView):
         options = _Options(request, self.resource, body_options=True)
         obj = self.resource.get(pk)
         answer = options.shape(self.resource.to_record(obj, options.related), write=True)
-        with transaction.atomic():
-            self.resource.remove(obj)
+        try:
+            with transaction.atomic():
+                self.resource.remove(obj)
+        except IntegrityError as exc:
+            raise integrity_error(exc) from None
         return Response(answer)
 
 

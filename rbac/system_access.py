@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from core.context import current as current_context
 from core.credentials import extract_credentials
 from core.errors import Forbidden, NotAuthenticated
+from core.records import REACHABLE_SERVICES
 from core.verbs import VERB_BITS
 from rbac.catalog import RoleSnapshot
 from rbac.policy import NO_CREDENTIALS, Principal, RoleScope, authenticate
@@ -32,6 +33,17 @@ def system_rules(role: RoleSnapshot | None) -> tuple[AccessRule, ...]:
     if role is None or not role.is_active:
         return ()
     return tuple(r for r in role.rules if r.service_id == SYSTEM_SERVICE)
+
+
+def reachable_services(role: RoleSnapshot | None) -> frozenset[int] | None:
+    """The ids of the data services a role's rules reach (None: every service), for the
+    system resources that list services (spec §9.2: non-admins see only those)."""
+    if role is None:
+        return frozenset()
+    data_rules = [r for r in role.rules if r.service_id != SYSTEM_SERVICE and r.verbs]
+    if any(r.service_id is None for r in data_rules):
+        return None
+    return frozenset(r.service_id for r in data_rules if r.service_id is not None)
 
 
 def component_of(path: str) -> str | None:
@@ -73,5 +85,6 @@ class SystemAccess(BasePermission):
             raise _refusal(principal)
         verb = "GET" if request.method == "HEAD" else str(request.method)
         if mask_for(rules, SYSTEM_SERVICE, component) & VERB_BITS.get(verb, 0):
+            setattr(request._request, REACHABLE_SERVICES, reachable_services(principal.role))
             return True
         raise RoleScope(principal, SYSTEM_SERVICE, SYSTEM).denial(component, verb)

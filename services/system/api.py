@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from core.errors import BadRequest
 from core.flags import as_bool
+from core.records import REACHABLE_SERVICES
 from core.system_records import RecordResource, views_for
 from services.config import ServiceConfig
 from services.db.executor import test_connection
@@ -108,6 +109,12 @@ class ServiceResource(RecordResource):
         "created_date",
         "last_modified_date",
     )
+
+    def visible(self, rows: Any, request: Request) -> Any:
+        """A non-admin granted `system/service` sees only the services its role reaches
+        (rbac.system_access notes them on the request; admins: every service)."""
+        reachable = getattr(request, REACHABLE_SERVICES, None)
+        return rows if reachable is None else rows.filter(pk__in=reachable)
 
     def to_record(self, obj: Service, related: frozenset[str]) -> dict[str, Any]:
         record = super().to_record(obj, related)

@@ -517,8 +517,10 @@ def test_users_list_excludes_admins_and_admins_cannot_be_changed(api: Api, admin
     status, body = api.get(USER)
     assert status == 200
     assert [u["email"] for u in body["resource"]] == ["jane@example.com"]
-    status, body = api.get(USER, ids=str(admin_user.pk))
-    assert body == {"resource": []}
+    status, body = api.get(USER, ids=str(admin_user.pk))  # not a user record: not found
+    assert_batch_error(
+        status, body, 0, f"Record with identifier '{admin_user.pk}' not found.", expected=404
+    )
     status, body = api.patch(f"{USER}/{admin_user.pk}", {"first_name": "Mallory"})
     assert_error(status, body, 403, "Not allowed to change an admin user.")
     status, body = api.patch(f"{USER}/{admin_user.pk}", {"is_active": False})

@@ -20,6 +20,7 @@ from tests.conftest import (
     make_app,
     make_role,
     make_user,
+    service_kwargs,
 )
 
 pytestmark = pytest.mark.django_db
@@ -171,3 +172,36 @@ def test_system_rules_are_checked_when_written(api: Api) -> None:
         ],
     )
     assert status == 201, body
+
+
+def test_a_service_grant_shows_only_the_services_the_role_reaches(
+    service: Any, seeded: dict[str, Any]
+) -> None:
+    from services.models import Service
+
+    other = Service.objects.create(**service_kwargs(seeded, name="elsewhere"))
+    operator = make_role(
+        "service viewer",
+        [
+            {"service": service, "component": "_table/*", "verb_mask": GET},
+            {"service": None, "component": "system/service/*", "verb_mask": GET},
+        ],
+    )
+    _, user = _callers(operator)
+    status, body = user.get("/api/v2/system/service", fields="name")
+    assert status == 200, body
+    assert body == {"resource": [{"name": service.name}]}
+    assert user.get(f"/api/v2/system/service/{service.pk}")[1]["name"] == service.name
+    status, body = user.get(f"/api/v2/system/service/{other.pk}")
+    assert_error(status, body, 404, f"Record with identifier '{other.pk}' not found.")
+
+    everywhere = make_role(
+        "all services viewer",
+        [
+            {"service": None, "component": "*", "verb_mask": GET},
+            {"service": None, "component": "system/service/*", "verb_mask": GET},
+        ],
+    )
+    _, user = _callers(everywhere)
+    status, body = user.get("/api/v2/system/service", fields="name")
+    assert sorted(r["name"] for r in body["resource"]) == sorted([service.name, "elsewhere"])

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, assert_error
+from tests.conftest import Api, assert_batch_error, assert_error
 
 pytestmark = pytest.mark.django_db
 
@@ -411,3 +411,52 @@ def test_batch_update_and_user_batches_with_passwords(api: Api) -> None:
     assert error["context"]["error"] == [1]
     assert error["context"]["resource"][1]["message"].startswith("Password not accepted:")
     assert names(api.get(USER)[1], "email") == ["ann@example.com", "cid@example.com"]
+
+
+def test_a_read_by_ids_naming_a_missing_record_is_a_batch_error(api: Api) -> None:
+    first, second, _ = roles(api)
+    missing = second + 1000
+    status, body = api.get(ROLE, ids=f"{first},{missing},{second}")
+    inner = assert_batch_error(
+        status, body, 1, f"Record with identifier '{missing}' not found.", expected=404
+    )
+    assert inner["status_code"] == 404
+    error = body["error"]
+    assert error["message"] == "Batch Error: Not all requested records could be retrieved."
+    assert error["context"]["resource"][0]["name"] == "gamma"
+    assert len(error["context"]["resource"]) == 2  # it stopped at the missing one
+
+    status, body = api.get(
+        ROLE, ids=f"{first},{missing},{second}", fields="name", **{"continue": "true"}
+    )
+    assert_batch_error(
+        status, body, 1, f"Record with identifier '{missing}' not found.", expected=404
+    )
+    assert [r.get("name") for r in body["error"]["context"]["resource"]] == ["gamma", None, "alpha"]
+
+
+def test_a_constraint_the_checks_missed_is_the_records_400_not_a_500(api: Api) -> None:
+    """A unique constraint enforced only by the database (as when two requests write the same
+    name at the same moment): the second record fails with a 400, the first stays written."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE UNIQUE INDEX test_role_description ON rbac_role (description)")
+    try:
+        status, body = api.post(
+            ROLE, [{"name": "one", "description": "same"}, {"name": "two", "description": "same"}]
+        )
+        inner = assert_batch_error(
+            status, body, 1, "The record conflicts with another one", prefix=True
+        )
+        assert inner["code"] != 1000
+        assert body["error"]["context"]["written"] == [0]
+        assert names(api.get(ROLE, fields="name")[1]) == ["one"]
+
+        status, body = api.patch(
+            f"{ROLE}/{create(api, ROLE, {'name': 'three'})[0]}", {"description": "same"}
+        )
+        assert_error(status, body, 400, "The record conflicts with another one", prefix=True)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP INDEX test_role_description")

@@ -1,4 +1,5 @@
-"""ApiMiddleware: answers every /api/ request itself, ahead of the admin's middleware stack.
+"""ApiMiddleware: answers every /api/ and /rest/ request itself, ahead of the admin's
+middleware stack.
 
 The data API skips sessions, CSRF, auth and messages entirely (they are for the admin console);
 the system API is dispatched to its DRF views through gateway/api_urls.py. Any exception that
@@ -20,6 +21,7 @@ from core.environ_request import RequestLike
 from core.errors import InternalError, NotFound, UriTooLong
 from core.responses import Answer, ApiResponse
 from gateway import cors
+from gateway.postgrest.views import rest_api
 from gateway.views import data_api, error_response
 
 log = logging.getLogger("gateway")
@@ -34,7 +36,8 @@ def is_system_path(path: str) -> bool:
 
 
 def is_data_path(path: str) -> bool:
-    return path.startswith("/api/") and not is_system_path(path)
+    """The data APIs: a service's `/api/v2/...` and the PostgREST dialect's `/rest/...`."""
+    return path.startswith("/rest/") or (path.startswith("/api/") and not is_system_path(path))
 
 
 class ApiMiddleware:
@@ -43,7 +46,7 @@ class ApiMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         path = request.path_info
-        if not path.startswith("/api/"):
+        if not path.startswith(("/api/", "/rest/")):
             return self.get_response(request)
         response = serve_api(request)
         return response.as_django() if isinstance(response, ApiResponse) else response
@@ -64,6 +67,8 @@ def serve_api(request: RequestLike) -> Answer:
                 response = error_response(too_long)
             elif is_system_path(path) and isinstance(request, HttpRequest):
                 response = _system(request, path)
+            elif path.startswith("/rest/"):
+                response = rest_api(request)
             else:
                 response = data_api(request)
         return cors.finish(request, response)

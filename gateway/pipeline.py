@@ -19,6 +19,7 @@ in gateway/views.py. A plan that met a stale schema cache runs stages 6-9 once m
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from core.context import current as current_context
 from core.environ_request import RequestLike
@@ -71,11 +72,7 @@ def handle(request: RequestLike, service: str, resource: str) -> Answer:
     """Run one data API request through every stage."""
     clock = Clock()
     req = read_request(request, service, resource)  # 1
-    _note_request(req)
-    principal = authenticate(req.credentials)  # 2
-    _note_principal(principal)
-    require_credentials(principal)
-    live, grant = resolve_service(principal, req)  # 3, 4
+    principal, live, grant = admit(req)  # 2-4
     req = with_lookups(req, principal)  # `{name}` in filters, records, params (spec §7.6)
     clock.lap("auth")
     limit_headers = throttle(principal, grant, live, req)  # 5
@@ -86,18 +83,42 @@ def handle(request: RequestLike, service: str, resource: str) -> Answer:
     return respond(result, clock.timings, req, limit_headers)  # 10
 
 
-def serve(req: ApiRequest, live: LiveService, grant: Grant, scope: str, clock: Clock) -> Result:
-    """Stages 6-9; once more if the schema cache proved stale (see _schema_moved)."""
+def admit(req: ApiRequest) -> tuple[Principal, LiveService, Grant]:
+    """Stages 2-4 for a request any dialect read: who calls, the service, what they may do."""
+    _note_request(req)
+    principal = authenticate(req.credentials)  # 2
+    _note_principal(principal)
+    require_credentials(principal)
+    live, grant = resolve_service(principal, req)  # 3, 4
+    return principal, live, grant
+
+
+Parse = Callable[[ApiRequest], Plan]
+
+
+def serve(
+    req: ApiRequest,
+    live: LiveService,
+    grant: Grant,
+    scope: str,
+    clock: Clock,
+    parse: Parse = parse_request,
+) -> Result:
+    """Stages 6-9 (`parse`: the dialect's stage 6); once more if the schema cache proved
+    stale (see _schema_moved)."""
     try:
-        return _stages(req, live, grant, scope, clock)
+        return _stages(req, live, grant, scope, clock, parse)
     except GatewayError as exc:
         if not _schema_moved(req, live, clock, exc):
             raise
-    return _stages(req, live, grant, scope, clock)
+    return _stages(req, live, grant, scope, clock, parse)
 
 
-def _stages(req: ApiRequest, live: LiveService, grant: Grant, scope: str, clock: Clock) -> Result:
-    recalled = key_reads.recall(req, live, grant)  # 6-8 for GET _table/{t}/{id}, seen before
+def _stages(
+    req: ApiRequest, live: LiveService, grant: Grant, scope: str, clock: Clock, parse: Parse
+) -> Result:
+    # 6-8 for GET _table/{t}/{id}, seen before (the `/api/v2` dialect only)
+    recalled = key_reads.recall(req, live, grant) if parse is parse_request else None
     plan: Plan
     bound: Bound
     statement: Statement | None
@@ -107,13 +128,14 @@ def _stages(req: ApiRequest, live: LiveService, grant: Grant, scope: str, clock:
         row_filter = None
         clock.lap("bind")
     else:
-        plan = parse_request(req)  # 6
+        plan = parse(req)  # 6
         clock.lap("parse")
         bound = bind_plan(plan, live, related_guard(grant), write_guard(grant))  # 7
         row_filter = _row_filter(grant, bound)
         statement = compile_plan(bound, row_filter)  # 8
         clock.lap("bind")
-        key_reads.remember(req, live, grant, plan, bound, statement)
+        if parse is parse_request:
+            key_reads.remember(req, live, grant, plan, bound, statement)
     result = execute_plan(plan, bound, statement, Context(live, grant, row_filter, scope, req))
     clock.lap("cache" if isinstance(result, Cached) and result.outcome == "hit" else "db")
     return result

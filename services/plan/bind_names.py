@@ -40,7 +40,7 @@ def _operand(column: Column, value: Value, op: str) -> Any:
     if op in _PATTERN_WRAP:
         before, after = _PATTERN_WRAP[op]
         return before + _escape_like("" if raw is None else str(raw)) + after
-    if op in ("like", "not like"):
+    if op in ("like", "not like", "ilike", "not ilike"):
         return "" if raw is None else str(raw)
     return coerce_text(column, raw)
 

@@ -29,10 +29,12 @@ from services.plan.types import (
     BoundAggregate,
     BoundNode,
     BoundOrder,
+    BoundOutput,
     BoundRead,
     BoundRelated,
     OrderItem,
     RelatedRequest,
+    SelectItem,
     TableRead,
 )
 
@@ -111,6 +113,9 @@ def bind_read(
     if plan.group:
         return _bind_grouped(plan, table, where, limit, valid_limit)
     columns = bind_columns(table, plan.fields, table.columns)
+    outputs = bind_outputs(table, plan.select) if plan.select is not None else ()
+    if outputs:
+        columns = tuple(dict.fromkeys(o.column for o in outputs))
     related = bind_related(schema, table, plan.related, max_records, related_guard)
     if related:
         needed = tuple(table.column(f) for r in related for f in r.relation.fields)
@@ -121,6 +126,7 @@ def bind_read(
         "order": bind_order(table, plan.order),
         "related": related,
         "as_list": plan.as_list,
+        "outputs": outputs,
     }
     if plan.record_id is not None or plan.ids is not None or plan.records:
         keys = table.key_columns(plan.id_field)
@@ -165,6 +171,18 @@ def bind_read(
         requested_limit=plan.limit,
         **common,
     )
+
+
+def bind_outputs(table: Table, select: tuple[SelectItem, ...]) -> tuple[BoundOutput, ...]:
+    """A PostgREST select in its order; `*` stands for every column (unknown names: 400)."""
+    out: list[BoundOutput] = []
+    for item in select:
+        if item.field == "*":
+            out += [BoundOutput(c, c.name) for c in table.columns]
+            continue
+        column = table.column(item.field)
+        out.append(BoundOutput(column, item.alias or column.name, item.cast))
+    return tuple(out)
 
 
 # SUM and AVG need numbers; MIN, MAX and COUNT work on any comparable column

@@ -27,6 +27,10 @@ LIST_OPS = frozenset({"in", "not in", "all"})
 NULL_OPS = frozenset({"is null", "is not null"})
 RANGE_OPS = frozenset({"between", "not between"})
 ALL_OPS = COMPARISON_OPS | PATTERN_OPS | LIST_OPS | NULL_OPS | RANGE_OPS
+# Operators only the PostgREST dialect writes (services/plan/pgrst_filters.py); DF's filter
+# grammar does not read them. `ilike` takes a LIKE pattern as given; the truth tests no value.
+CASE_PATTERN_OPS = frozenset({"ilike", "not ilike"})
+TRUTH_OPS = frozenset({"is true", "is not true", "is false", "is not false"})
 
 
 @dataclass(frozen=True, slots=True)

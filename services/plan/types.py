@@ -33,6 +33,16 @@ class OrderItem:
 
 
 @dataclass(frozen=True, slots=True)
+class SelectItem:
+    """One output of a PostgREST `select`, in its order: a column ("*": every column), the
+    name it is answered under, and a cast (a type name, checked by the dialect's parser)."""
+
+    field: str
+    alias: str | None = None
+    cast: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class AggregateRequest:
     """One `FUNC(field)` of `fields` on a grouped read; field None is COUNT(*)."""
 
@@ -91,6 +101,7 @@ class TableRead:
     include_schema: bool = False
     stream: StreamFormat | None = None  # every row as NDJSON or CSV, not one JSON page
     having: Node | None = None  # conditions on groups (`COUNT(*) > 2`), with `group` only
+    select: tuple[SelectItem, ...] | None = None  # PostgREST's select: outputs in its order
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +276,15 @@ class BoundOrder:
 
 
 @dataclass(frozen=True, slots=True)
+class BoundOutput:
+    """One output of a read selected by name: the column, its output name, its cast."""
+
+    column: Column
+    name: str
+    cast: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BoundRelated:
     relation: Relation
     table: Table
@@ -300,6 +320,7 @@ class BoundRead:
     stream: StreamFormat | None = None
     requested_limit: int | None = None  # the client's own limit (a stream is not paged)
     having: HavingNode | None = None  # HAVING of a grouped read
+    outputs: tuple[BoundOutput, ...] = ()  # a PostgREST select: these instead of `columns`
 
 
 @dataclass(frozen=True, slots=True)

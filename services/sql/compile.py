@@ -27,6 +27,8 @@ from services.sql.fragments import (
     ident,
     key_match,
     order_by,
+    output_list,
+    outputs_shape,
     qualified,
     select_list,
     where_clause,
@@ -108,7 +110,7 @@ def row_select(
     No order/limit; grouped reads have no related items (bind refuses them).
     """
     items = (
-        select_list(read.columns)
+        (output_list(read.outputs) if read.outputs else select_list(read.columns))
         + aggregate_list(read.aggregates)
         + _related_items(read.table, read.related, params)
     )
@@ -230,6 +232,7 @@ def compile_page(read: BoundRead, row_filter: BoundNode | None = None) -> Statem
         read.probe_more,
         _group_shape(read),
         having_shape(read.having),
+        outputs_shape(read.outputs),
     )
     text = statements.text(key, lambda p: _compose_page(read, where, p), params, read.table)
     return Statement(text, params)
@@ -305,6 +308,7 @@ def compile_key_lookup(read: BoundRead, row_filter: BoundNode | None = None) -> 
         where_shape(where),
         names_of(read.keys),
         len(read.key_values or ()),
+        outputs_shape(read.outputs),
     )
     text = statements.text(shape, lambda p: _compose_key_lookup(read, where, p), params, read.table)
     return Statement(text, params)

@@ -12,7 +12,13 @@ from typing import Any
 from psycopg import sql
 
 from services.catalog.schema_cache import Column, Table
-from services.plan.types import BoundAggregate, BoundCondition, BoundNode, BoundOrder
+from services.plan.types import (
+    BoundAggregate,
+    BoundCondition,
+    BoundNode,
+    BoundOrder,
+    BoundOutput,
+)
 
 _COMPARISON = {op: sql.SQL(op) for op in ("=", "!=", ">", ">=", "<", "<=")}
 _TEXTUAL = frozenset({"text", "varchar", "bpchar", "name", "citext"})
@@ -50,6 +56,26 @@ def select_list(
     columns: tuple[Column, ...], alias: sql.Composable = _ALIAS
 ) -> list[sql.Composable]:
     return [sql.SQL("{} AS {}").format(output_expr(c, alias), ident(c.name)) for c in columns]
+
+
+def output_list(
+    outputs: tuple[BoundOutput, ...], alias: sql.Composable = _ALIAS
+) -> list[sql.Composable]:
+    """Named outputs (a PostgREST select): `_t.col::type AS name`; the type name is quoted
+    (the dialect's parser admits only plain names, with `[]` for arrays)."""
+    items: list[sql.Composable] = []
+    for out in outputs:
+        expr = output_expr(out.column, alias)
+        if out.cast:
+            base, brackets = out.cast.removesuffix("[]"), out.cast.endswith("[]")
+            kind = sql.SQL("{}[]").format(ident(base)) if brackets else ident(base)
+            expr = sql.SQL("{}::{}").format(column_ref(out.column, alias), kind)
+        items.append(sql.SQL("{} AS {}").format(expr, ident(out.name)))
+    return items
+
+
+def outputs_shape(outputs: tuple[BoundOutput, ...]) -> tuple[Any, ...]:
+    return tuple((o.column.name, o.name, o.cast) for o in outputs)
 
 
 # the only aggregate SQL we ever write: the request picks a key, never the text
@@ -111,7 +137,10 @@ def _text_ref(column: Column, alias: sql.Composable) -> sql.Composable:
     return sql.SQL("{}::text").format(ref)
 
 
-_NO_VALUE_OPS = frozenset({"is null", "is not null"})
+_NO_VALUE_OPS = frozenset(
+    {"is null", "is not null", "is true", "is not true", "is false", "is not false"}
+)
+_TRUTH = {op: sql.SQL(op.upper()) for op in ("is true", "is not true", "is false", "is not false")}
 _MANY_VALUE_OPS = frozenset({"in", "not in", "all", "between", "not between"})
 
 
@@ -153,6 +182,11 @@ def _condition(cond: BoundCondition, params: list[Any], alias: sql.Composable) -
         return sql.SQL("{} IS NULL").format(ref)
     if op == "is not null":
         return sql.SQL("{} IS NOT NULL").format(ref)
+    if op in _TRUTH:
+        return sql.SQL("{} {}").format(ref, _TRUTH[op])
+    if op in ("ilike", "not ilike"):
+        keyword = sql.SQL("NOT ILIKE") if op == "not ilike" else sql.SQL("ILIKE")
+        return sql.SQL("{} {} %s").format(_text_ref(cond.column, alias), keyword)
     if op in ("in", "not in"):
         placeholders = sql.SQL(", ").join(sql.Placeholder() * len(cond.value))
         keyword = sql.SQL("NOT IN") if op == "not in" else sql.SQL("IN")

@@ -1,0 +1,120 @@
+"""Stage 1 of the PostgREST dialect: URL, query and headers -> an ApiRequest for the shared
+stages (authenticate, authorize, throttle, the data cache) and a PgrstQuery for the parser.
+
+Credentials: `apikey` (Supabase's header) or `X-DreamFactory-Api-Key` selects the app;
+`Authorization: Bearer` carries a gateway session token. Supabase clients also send the key
+itself as the bearer when no one is signed in: a bearer equal to the key is no session.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from core.credentials import Credentials
+from core.environ_request import RequestLike
+from core.errors import GatewayError, MethodNotAllowed
+from core.request import ApiRequest
+from services.plan.pgrst_parse import PgrstQuery
+
+OBJECT_MEDIA = "application/vnd.pgrst.object+json"
+_METHODS = ("GET", "HEAD")
+_RANGE = re.compile(r"^\s*(?:items\s*=\s*)?(\d+)\s*-\s*(\d*)\s*$")
+
+
+class RangeNotSatisfiable(GatewayError):
+    status = 416
+    default_message = "Requested range not satisfiable"
+
+
+@dataclass(frozen=True, slots=True)
+class PgrstRequest:
+    api: ApiRequest  # what the shared stages read (resource `_table/<table>`)
+    query: PgrstQuery  # what the dialect's parser reads
+    singular: bool  # Accept: application/vnd.pgrst.object+json
+
+
+def _credentials(meta: Mapping[str, str]) -> Credentials:
+    api_key = meta.get("HTTP_APIKEY") or meta.get("HTTP_X_DREAMFACTORY_API_KEY") or None
+    auth = meta.get("HTTP_AUTHORIZATION", "")
+    token = (auth[7:].strip() or None) if auth[:7].lower() == "bearer " else None
+    if token is None:
+        token = meta.get("HTTP_X_DREAMFACTORY_SESSION_TOKEN") or None
+    if token is not None and token == api_key:  # the key sent as bearer: nobody signed in
+        token = None
+    return Credentials(api_key=api_key, session_token=token)
+
+
+def _range(header: str) -> tuple[int | None, int | None]:
+    """`Range: 0-9` (rows 0 to 9), `Range: 10-` (from row 10); an empty header: none."""
+    if not header.strip():
+        return None, None
+    match = _RANGE.match(header)
+    if match is None:
+        raise RangeNotSatisfiable(
+            "Requested range not satisfiable",
+            context={
+                "pgrst": "PGRST103",
+                "details": f"The Range header '{header[:40]}' is invalid",
+            },
+        )
+    start, end = int(match.group(1)), int(match.group(2)) if match.group(2) else None
+    if end is not None and end < start:
+        raise RangeNotSatisfiable(
+            "Requested range not satisfiable",
+            context={"pgrst": "PGRST103", "details": "The first row must not come after the last"},
+        )
+    return start, end
+
+
+def _prefers_count(prefer: str) -> bool:
+    """`Prefer: count=exact` (planned and estimated are answered exactly too)."""
+    for part in prefer.split(","):
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "count" and value.strip().lower() in (
+            "exact",
+            "planned",
+            "estimated",
+        ):
+            return True
+    return False
+
+
+def read_pgrst(request: RequestLike, service: str, table: str) -> PgrstRequest:
+    """The plain parts of one `/rest/<service>/<table>` request."""
+    meta = request.META
+    method = request.method or "GET"
+    if method not in _METHODS:
+        raise MethodNotAllowed(
+            f"{method[:20]} is not supported on /rest/ yet; use GET or HEAD.",
+            context={"pgrst": "PGRST117"},
+            headers={"Allow": ", ".join(_METHODS)},
+        )
+    pairs = tuple(parse_qsl(meta.get("QUERY_STRING", ""), keep_blank_values=True))
+    start, end = _range(meta.get("HTTP_RANGE", ""))
+    count = _prefers_count(meta.get("HTTP_PREFER", ""))
+    # the data cache keys a read by its query: a column filtered twice, and the headers that
+    # shape the read, take part too
+    keyed: dict[str, str] = {}
+    for n, (key, value) in enumerate(pairs):
+        keyed[key if key not in keyed else f"{key}#{n}"] = value
+    if start is not None:
+        keyed["@range"] = f"{start}-{'' if end is None else end}"
+    if count:
+        keyed["@count"] = "exact"
+    api = ApiRequest(
+        verb="GET",
+        service=service,
+        segments=("_table", table),
+        query=keyed,
+        body=None,
+        body_too_large=False,
+        credentials=_credentials(meta),
+        path=request.path,
+        accept=meta.get("HTTP_ACCEPT", ""),
+        if_none_match=meta.get("HTTP_IF_NONE_MATCH", ""),
+    )
+    query = PgrstQuery(table=table, pairs=pairs, range_start=start, range_end=end, count=count)
+    return PgrstRequest(api=api, query=query, singular=OBJECT_MEDIA in api.accept)

@@ -1,0 +1,152 @@
+"""A real two-worker gateway serving the fixture database at `/rest/shop/`, provisioned once
+per module through the system API: an admin session, and an app whose role reads customers
+(only those of the US: a row filter) and orders."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from postgrest import SyncPostgrestClient
+
+from tests.conftest import REDIS_URL, SEED_SQL, drop_redis_prefix, redis_caches
+from tests.servers import GatewayServer, granian_workers, manage
+
+ADMIN = {"email": "pgrst-admin@example.com", "password": "pgrst-admin-password-1234"}
+CREATE_ADMIN = (
+    "from rbac.models import User; "
+    f"User.objects.create_superuser('{ADMIN['email']}', '{ADMIN['password']}')"
+)
+
+
+def _ok(answer: tuple[int, Any, Any], status: int = 200) -> Any:
+    code, body, _ = answer
+    assert code == status, body
+    return body
+
+
+class Rest:
+    """The running server and the credentials the tests call `/rest/<service>/` with."""
+
+    def __init__(self, server: GatewayServer, service: str, admin_token: str, api_key: str):
+        self.server, self.service = server, service
+        self.admin_token, self.api_key = admin_token, api_key
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server.port}/rest/{self.service}"
+
+    def client(self, **headers: str) -> SyncPostgrestClient:
+        """A client signed in as the admin (the session token as bearer)."""
+        return SyncPostgrestClient(
+            self.base_url, headers={"Authorization": f"Bearer {self.admin_token}", **headers}
+        )
+
+    def app_client(self, **headers: str) -> SyncPostgrestClient:
+        """A client of the app (its key in `apikey`, and as bearer, as supabase-js sends it)."""
+        return SyncPostgrestClient(
+            self.base_url,
+            headers={"apikey": self.api_key, "Authorization": f"Bearer {self.api_key}", **headers},
+        )
+
+    def anonymous(self) -> SyncPostgrestClient:
+        return SyncPostgrestClient(self.base_url, headers={})
+
+
+@pytest.fixture(scope="module")
+def rest(tmp_path_factory: pytest.TempPathFactory, fixture_db: dict[str, Any]) -> Iterator[Rest]:
+    with psycopg.connect(fixture_db["conninfo"], autocommit=True) as conn:
+        conn.execute(SEED_SQL)  # the tests here only read: seeded once for the module
+    tmp_path: Path = tmp_path_factory.mktemp("pgrst")
+    prefix = f"pgrst{uuid.uuid4().hex[:8]}"
+    redis_caches(prefix)  # two workers share Redis (skips, or fails under CI, without one)
+    env = {
+        "CACHE_URL": REDIS_URL,
+        "CACHE_KEY_PREFIX": prefix,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'metadata.sqlite3'}",
+        "GATEWAY_AUDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'audit.sqlite3'}",
+        "GATEWAY_METADATA_POLL_SECONDS": "0.2",
+    }
+    settings = {**env, "DJANGO_SETTINGS_MODULE": "gateway.settings"}
+    manage(settings, "migrate", "-v0")
+    manage(settings, "shell", "-v0", "-c", CREATE_ADMIN)
+    server = GatewayServer(env, tmp_path / "gateway.log", command=granian_workers(2)).start()
+    try:
+        yield _provision(server, fixture_db)
+    finally:
+        server.stop()
+        drop_redis_prefix(prefix)
+
+
+def _provision(server: GatewayServer, db: dict[str, Any]) -> Rest:
+    token = _ok(server.call("POST", "/api/v2/system/admin/session", ADMIN))["session_token"]
+    as_admin = {"X-DreamFactory-Session-Token": token}
+    service = _ok(
+        server.call(
+            "POST",
+            "/api/v2/system/service",
+            {
+                "resource": [
+                    {
+                        "name": "shop",
+                        "label": "Shop",
+                        "type": "pgsql",
+                        "is_active": True,
+                        "config": {
+                            "host": db.get("host") or "127.0.0.1",
+                            "port": int(db.get("port") or 5432),
+                            "database": db["dbname"],
+                            "username": db.get("user") or "postgres",
+                            "password": db.get("password") or "",
+                            "schema": "public",
+                        },
+                    }
+                ]
+            },
+            headers=as_admin,
+        ),
+        201,
+    )["resource"][0]
+    access = [
+        {
+            "service_id": service["id"],
+            "component": "_table/customers",
+            "verb_mask": 1,
+            "requestor_mask": 1,
+            "filters": [{"name": "country", "operator": "=", "value": "US"}],
+            "filter_op": "AND",
+        },
+        {
+            "service_id": service["id"],
+            "component": "_table/orders",
+            "verb_mask": 1,
+            "requestor_mask": 1,
+        },
+    ]
+    role = _ok(
+        server.call(
+            "POST",
+            "/api/v2/system/role?related=role_service_access_by_role_id",
+            {
+                "resource": [
+                    {"name": "reader", "is_active": True, "role_service_access_by_role_id": access}
+                ]
+            },
+            headers=as_admin,
+        ),
+        201,
+    )["resource"][0]
+    app = _ok(
+        server.call(
+            "POST",
+            "/api/v2/system/app?fields=*",
+            {"resource": [{"name": "portal", "is_active": True, "role_id": role["id"]}]},
+            headers=as_admin,
+        ),
+        201,
+    )["resource"][0]
+    return Rest(server, "shop", token, app["api_key"])

@@ -151,8 +151,11 @@ def _substitute_value(value: Value, lookups: Mapping[str, Any]) -> Value:
     whole = _LOOKUP.fullmatch(raw)
     if whole:
         _needs_user(whole, lookups)
-        if token_name(whole) in lookups:
-            found = _unquoted(resolve(whole, lookups))
+        name = token_name(whole)
+        if name in lookups:
+            found = resolve(whole, lookups)
+            if "." not in name:  # an admin's lookup, not the caller's own attribute
+                found = _unquoted(found)
             return Value(raw="" if found is None else found, quoted=True, from_param=True)
         return value  # unknown tokens stay as written (spec §7.6)
 
@@ -169,7 +172,8 @@ def _needs_user(match: re.Match[str], lookups: Mapping[str, Any]) -> None:
 
 
 def _unquoted(found: Any) -> Any:
-    """A lookup written for DF's spliced filter text (`'west'`) means the string west."""
+    """An admin's lookup written for DF's spliced filter text (`'west'`) means the string
+    west; a caller's own values (`{user.email}`) are always taken as they are."""
     if isinstance(found, str) and len(found) >= 2 and found[0] == found[-1] == "'":
         return found[1:-1].replace("''", "'")
     return found

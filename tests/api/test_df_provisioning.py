@@ -10,6 +10,7 @@ grants, change the password and log out.
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -143,6 +144,7 @@ def test_a_dreamfactory_provisioning_script_runs_unchanged(
         201,
     )["resource"][0]
     api_key = app["api_key"]
+    time.sleep(0.3)  # past the metadata poll: every worker knows the new role and app
 
     # a user with a role for the app
     user = _ok(

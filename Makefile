@@ -51,8 +51,12 @@ browser:
 			"skipped (failed under CI). Install it with: sudo apt-get install chromium"; \
 	fi
 
+# The @supabase/postgrest-js scenarios (tests/postgrest_js) install Node 22 with npm on first
+# use; without npm they are skipped (failed under CI).
+JS_CLIENT := $(shell if command -v npm >/dev/null || [ -n "$$CI" ]; then echo 1; else echo 0; fi)
+
 test: install browser lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	GATEWAY_JS_CLIENT=$(JS_CLIENT) $(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: install
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)

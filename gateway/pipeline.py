@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from core.context import current as current_context
 from core.environ_request import RequestLike
@@ -79,7 +80,8 @@ def handle(request: RequestLike, service: str, resource: str) -> Answer:
     if limit_headers:
         clock.lap("limit")
     with acting_as(identity_for(principal, grant, live.config, req.verb, req.path)):
-        result = serve(req, live, grant, cache_scope(principal, grant, live), clock)  # 6-9
+        scope = cache_scope(principal, grant, live)
+        result = serve(req, live, grant, scope, clock, shapes=KEY_READS)  # 6-9
     return respond(result, clock.timings, req, limit_headers)  # 10
 
 
@@ -96,6 +98,19 @@ def admit(req: ApiRequest) -> tuple[Principal, LiveService, Grant]:
 Parse = Callable[[ApiRequest], Plan]
 
 
+@dataclass(frozen=True, slots=True)
+class Remembered:
+    """A dialect's remembered shapes (gateway/key_reads.py for `/api/v2`): `recall` gives the
+    plan, bound plan and statement of a read seen before, or None; `remember` keeps what the
+    full stages made of one."""
+
+    recall: Callable[[ApiRequest, LiveService, Grant], tuple[Plan, Bound, Statement] | None]
+    remember: Callable[[ApiRequest, LiveService, Grant, Plan, Bound, Statement | None], None]
+
+
+KEY_READS = Remembered(key_reads.recall, key_reads.remember)
+
+
 def serve(
     req: ApiRequest,
     live: LiveService,
@@ -103,22 +118,29 @@ def serve(
     scope: str,
     clock: Clock,
     parse: Parse = parse_request,
+    shapes: Remembered | None = None,
 ) -> Result:
-    """Stages 6-9 (`parse`: the dialect's stage 6); once more if the schema cache proved
-    stale (see _schema_moved)."""
+    """Stages 6-9 (`parse`: the dialect's stage 6, `shapes`: its remembered reads); once more
+    if the schema cache proved stale (see _schema_moved)."""
     try:
-        return _stages(req, live, grant, scope, clock, parse)
+        return _stages(req, live, grant, scope, clock, parse, shapes)
     except GatewayError as exc:
         if not _schema_moved(req, live, clock, exc):
             raise
-    return _stages(req, live, grant, scope, clock, parse)
+    return _stages(req, live, grant, scope, clock, parse, shapes)
 
 
 def _stages(
-    req: ApiRequest, live: LiveService, grant: Grant, scope: str, clock: Clock, parse: Parse
+    req: ApiRequest,
+    live: LiveService,
+    grant: Grant,
+    scope: str,
+    clock: Clock,
+    parse: Parse,
+    shapes: Remembered | None,
 ) -> Result:
-    # 6-8 for GET _table/{t}/{id}, seen before (the `/api/v2` dialect only)
-    recalled = key_reads.recall(req, live, grant) if parse is parse_request else None
+    # 6-8 of a read whose shape was seen before (GET _table/{t}/{id} on `/api/v2`)
+    recalled = shapes.recall(req, live, grant) if shapes is not None else None
     plan: Plan
     bound: Bound
     statement: Statement | None
@@ -134,8 +156,8 @@ def _stages(
         row_filter = _row_filter(grant, bound)
         statement = compile_plan(bound, row_filter)  # 8
         clock.lap("bind")
-        if parse is parse_request:
-            key_reads.remember(req, live, grant, plan, bound, statement)
+        if shapes is not None:
+            shapes.remember(req, live, grant, plan, bound, statement)
     result = execute_plan(plan, bound, statement, Context(live, grant, row_filter, scope, req))
     clock.lap("cache" if isinstance(result, Cached) and result.outcome == "hit" else "db")
     return result

@@ -182,6 +182,7 @@ def _fresh_registry() -> Iterator[None]:
     from apikeys.lookup import clear_cache as clear_apps
     from audit.recorder import recorder
     from gateway import key_reads
+    from gateway.postgrest import key_reads as rest_key_reads
     from rbac import catalog, revocation
     from rbac.sessions import clear_caches
     from services.registry import registry
@@ -196,6 +197,7 @@ def _fresh_registry() -> Iterator[None]:
     registry.invalidate()
     recorder.discard()
     key_reads.forget()
+    rest_key_reads.forget()
 
 
 # --- security personas: roles, apps with keys, users (issue #3) ----------------------------

@@ -66,7 +66,10 @@ def describe(error: GatewayError) -> tuple[int, dict[str, Any]]:
     code = context.get("pgrst")
     if code is None and _is_sqlstate(error.code):
         code = str(error.code)
-        status = _SQLSTATE_STATUS.get(code, _SQLSTATE_STATUS.get(code[:2], status))
+        mapped = _SQLSTATE_STATUS.get(code, _SQLSTATE_STATUS.get(code[:2], status))
+        # never a 500 for what the gateway knows is the request's fault (e.g. 55000: a view
+        # PostgreSQL cannot write through), where PostgREST would answer 500
+        status = status if mapped >= 500 and status < 500 else mapped
     if code is None:
         if isinstance(error, UnknownTable):
             code, status = "PGRST205", 404

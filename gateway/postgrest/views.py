@@ -7,10 +7,13 @@ import logging
 import re
 
 from core.environ_request import RequestLike
-from core.errors import BadRequest, GatewayError, InternalError, NotFound, NotImplementedYet
+from core.errors import BadRequest, GatewayError, InternalError, MethodNotAllowed, NotFound
 from core.responses import Answer
 from gateway.postgrest import pipeline
 from gateway.postgrest.errors import error_answer
+from gateway.postgrest.openapi import serve_document
+from gateway.postgrest.options import rpc_options, table_options
+from gateway.postgrest.rpc import handle_rpc
 
 log = logging.getLogger("gateway")
 
@@ -38,12 +41,22 @@ def _route(request: RequestLike) -> Answer:
     if match is None:
         raise NotFound("No such resource; the base URL of a service is /rest/<service>.")
     service, rest = match.group("service"), (match.group("rest") or "").strip("/")
+    options = request.method == "OPTIONS"
     if not rest:
-        raise NotImplementedYet(
-            f"The OpenAPI document of /rest/{service}/ is not served yet; name a table."
-        )
+        if request.method not in ("GET", "HEAD"):
+            raise MethodNotAllowed(
+                "The root of a service answers its OpenAPI document to GET.",
+                context={"pgrst": "PGRST117"},
+                headers={"Allow": "GET, HEAD"},
+            )
+        return serve_document(request, service)
     if rest.startswith("rpc/"):
-        raise NotImplementedYet("Calling functions through /rest/<service>/rpc/ is not served yet.")
+        fn = rest[4:]
+        if _TABLE.match(fn) is None:
+            raise NotFound(f"No such function: {fn[:80]}.", context={"pgrst": "PGRST202"})
+        return rpc_options(request, service, fn) if options else handle_rpc(request, service, fn)
     if _TABLE.match(rest) is None:
         raise NotFound(f"No such resource: /rest/{service}/{rest}.", context={"pgrst": "PGRST205"})
+    if options:
+        return table_options(request, service, rest)
     return pipeline.handle(request, service, rest)

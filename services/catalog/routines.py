@@ -58,7 +58,8 @@ SELECT n.nspname, p.proname, p.prokind, p.proretset,
         LEFT JOIN pg_type aet ON aet.oid = at.typelem AND at.typcategory = 'A'
         WHERE rt.typtype = 'c' AND att.attrelid = rt.typrelid
           AND att.attnum > 0 AND NOT att.attisdropped
-       ) AS return_columns
+       ) AS return_columns,
+       p.provolatile
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 JOIN pg_type rt ON rt.oid = p.prorettype
@@ -135,6 +136,7 @@ class Routine:
     return_columns: tuple[ReturnColumn, ...]
     description: str | None
     signature: str  # pg_get_function_identity_arguments(), for messages
+    volatility: str = "v"  # pg_proc.provolatile: i immutable, s stable, v volatile
 
     @property
     def inputs(self) -> tuple[RoutineParam, ...]:
@@ -278,7 +280,7 @@ def load_catalog(conn: psycopg.Connection[Any], schema: str) -> RoutineCatalog:
     }
     for row in conn.execute(_ROUTINES_SQL, {"schemas": schemas}).fetchall():
         (nsp, name, prokind, retset, ret_db, ret_typtype, ret_base, ret_cat) = row[:8]
-        (n_def, defaults, descr, sig, args, composite) = row[8:]
+        (n_def, defaults, descr, sig, args, composite, volatility) = row[8:]
         params = _params(args, n_def, defaults)
         kind: RoutineKind = "procedure" if prokind == "p" else "function"
         api_name = name if nsp == default_schema else f"{nsp}.{name}"
@@ -296,6 +298,7 @@ def load_catalog(conn: psycopg.Connection[Any], schema: str) -> RoutineCatalog:
                 return_columns=_return_columns(params, composite),
                 description=descr,
                 signature=sig,
+                volatility=volatility,
             )
         )
     return RoutineCatalog(

@@ -10,7 +10,8 @@ from typing import Any
 
 from core.errors import BadRequest
 from services.catalog.schema_cache import Column, Table
-from services.plan.filter_ast import And, Condition, Node, Not, Or, Value
+from services.plan.filter_ast import PGRST_OPS, And, Condition, Node, Not, Or, Value
+from services.plan.pgrst_operands import pgrst_operand
 from services.plan.types import (
     ALL_FIELDS,
     BoundCondition,
@@ -37,12 +38,36 @@ def _escape_like(text: str) -> str:
 
 def _operand(column: Column, value: Value, op: str) -> Any:
     raw = value.raw
+    if op in PGRST_OPS:  # the PostgREST dialect's own operators
+        return pgrst_operand(column, value, op)
     if op in _PATTERN_WRAP:
         before, after = _PATTERN_WRAP[op]
         return before + _escape_like("" if raw is None else str(raw)) + after
     if op in ("like", "not like", "ilike", "not ilike"):
         return "" if raw is None else str(raw)
     return coerce_text(column, raw)
+
+
+# what a condition on a value inside a JSON column may test (fragments._path_condition)
+PATH_OPS = frozenset(
+    {"=", "!=", ">", ">=", "<", "<=", "is null", "is not null", "in", "not in", "like"}
+    | {"not like", "ilike", "not ilike", "match", "imatch", "isdistinct"}
+)
+
+
+def _path_operand(column: Column, value: Value, op: str) -> Any:
+    if op in _PATTERN_WRAP:
+        before, after = _PATTERN_WRAP[op]
+        return before + _escape_like("" if value.raw is None else str(value.raw)) + after
+    return None if value.raw is None else str(value.raw)
+
+
+def check_json_path(column: Column) -> None:
+    """A JSON path (`col->key`) reads into json and jsonb columns only: else a 400."""
+    if column.base_type not in ("json", "jsonb") or column.is_array:
+        raise BadRequest(
+            f"Invalid JSON path on field '{column.name}': it is not a json or jsonb column."
+        )
 
 
 def bind_filter(node: Node, table: Table) -> BoundNode:
@@ -52,16 +77,22 @@ def bind_filter(node: Node, table: Table) -> BoundNode:
         if column is None:
             raise BadRequest(f"Invalid or unparsable field in filter request: '{node.field}'")
         value: Any
+        # inside a JSON value: text, compared as text (->>) or read as JSON by the server (->)
+        operand = _path_operand if node.path is not None else _operand
+        if node.path is not None:
+            check_json_path(column)
+            if node.op not in PATH_OPS:
+                raise BadRequest(f"The operator '{node.op}' can not test a value in a JSON field.")
         if node.value is None:
             value = None
         elif isinstance(node.value, tuple):
-            value = tuple(_operand(column, v, node.op) for v in node.value)
+            value = tuple(operand(column, v, node.op) for v in node.value)
         else:
-            value = _operand(column, node.value, node.op)
+            value = operand(column, node.value, node.op)
         op = node.op
         if value is None and op in ("=", "!="):
             op = "is null" if op == "=" else "is not null"
-        return BoundCondition(column, op, value)
+        return BoundCondition(column, op, value, node.path)
     if isinstance(node, Not):
         return BoundLogic("not", (bind_filter(node.item, table),))
     if isinstance(node, And):
@@ -96,7 +127,9 @@ def bind_order(table: Table, order: tuple[OrderItem, ...]) -> tuple[BoundOrder, 
         column = table.find_column(item.field)
         if column is None:
             raise BadRequest(f"Invalid field '{item.field}' in order by clause.")
-        out.append(BoundOrder(column, item.descending, item.nulls))
+        if item.path is not None:
+            check_json_path(column)
+        out.append(BoundOrder(column, item.descending, item.nulls, item.path))
     return tuple(out)
 
 

@@ -18,23 +18,23 @@ from services.plan.bind_names import (
     bind_filter,
     bind_order,
     coerce_key,
+    conjunction,
     key_label,
     key_tuple,
     record_key,
 )
 from services.plan.parse_table import parse_aggregate
+from services.plan.pgrst_embed_bind import bind_embeds, bind_outputs
 from services.plan.types import (
     ALL_FIELDS,
     AggregateRequest,
     BoundAggregate,
     BoundNode,
     BoundOrder,
-    BoundOutput,
     BoundRead,
     BoundRelated,
     OrderItem,
     RelatedRequest,
-    SelectItem,
     TableRead,
 )
 
@@ -114,12 +114,16 @@ def bind_read(
         return _bind_grouped(plan, table, where, limit, valid_limit)
     columns = bind_columns(table, plan.fields, table.columns)
     outputs = bind_outputs(table, plan.select) if plan.select is not None else ()
-    if outputs:
+    if plan.select is not None:  # a PostgREST select (it may name embeddings only)
         columns = tuple(dict.fromkeys(o.column for o in outputs))
     related = bind_related(schema, table, plan.related, max_records, related_guard)
     if related:
         needed = tuple(table.column(f) for r in related for f in r.relation.fields)
         columns = _with_key_columns(columns, needed)
+    if plan.embeds:  # PostgREST's embedding: more related reads, `!inner` conditions
+        embedded, inner = bind_embeds(schema, table, plan.embeds, max_records, related_guard)
+        related += embedded
+        where = conjunction(where, *inner)
     common: dict[str, Any] = {
         "table": table,
         "columns": columns,
@@ -171,18 +175,6 @@ def bind_read(
         requested_limit=plan.limit,
         **common,
     )
-
-
-def bind_outputs(table: Table, select: tuple[SelectItem, ...]) -> tuple[BoundOutput, ...]:
-    """A PostgREST select in its order; `*` stands for every column (unknown names: 400)."""
-    out: list[BoundOutput] = []
-    for item in select:
-        if item.field == "*":
-            out += [BoundOutput(c, c.name) for c in table.columns]
-            continue
-        column = table.column(item.field)
-        out.append(BoundOutput(column, item.alias or column.name, item.cast))
-    return tuple(out)
 
 
 # SUM and AVG need numbers; MIN, MAX and COUNT work on any comparable column

@@ -31,6 +31,14 @@ ALL_OPS = COMPARISON_OPS | PATTERN_OPS | LIST_OPS | NULL_OPS | RANGE_OPS
 # grammar does not read them. `ilike` takes a LIKE pattern as given; the truth tests no value.
 CASE_PATTERN_OPS = frozenset({"ilike", "not ilike"})
 TRUTH_OPS = frozenset({"is true", "is not true", "is false", "is not false"})
+# More of the dialect's own (their PostgREST names): regular expressions, IS DISTINCT FROM,
+# full-text search (value: (language or None, query)), containment and overlap (arrays,
+# ranges, jsonb) and the range positions. Bind checks the column's type for them.
+REGEX_OPS = frozenset({"match", "imatch"})
+FTS_OPS = frozenset({"fts", "plfts", "phfts", "wfts"})
+CONTAIN_OPS = frozenset({"cs", "cd", "ov"})
+RANGE_SIDE_OPS = frozenset({"sl", "sr", "nxr", "nxl", "adj"})
+PGRST_OPS = REGEX_OPS | FTS_OPS | CONTAIN_OPS | RANGE_SIDE_OPS | {"isdistinct"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +56,15 @@ class Value:
 
 
 @dataclass(frozen=True, slots=True)
+class JsonPath:
+    """A JSON path into a json/jsonb column (PostgREST's `col->a->>b`): the keys in order (an
+    all-digit key indexes an array), and whether the last step reads text (`->>`)."""
+
+    keys: tuple[str, ...]
+    as_text: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Condition:
     """`field OP value`.
 
@@ -57,6 +74,7 @@ class Condition:
     field: str
     op: str
     value: Value | tuple[Value, ...] | None
+    path: JsonPath | None = None  # a condition on a value inside a json/jsonb column
 
 
 @dataclass(frozen=True, slots=True)

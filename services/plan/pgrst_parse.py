@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.plan.filter_ast import And, Node
+from services.plan.pgrst_embed import apply_embedded_params, is_embedded_param
 from services.plan.pgrst_errors import not_supported, syntax_error
 from services.plan.pgrst_filters import parse_condition
-from services.plan.pgrst_select import parse_order, parse_select
-from services.plan.types import OrderItem, SelectItem, TableRead
+from services.plan.pgrst_logic import parse_logic
+from services.plan.pgrst_select import json_fields, parse_order, parse_select_tree
+from services.plan.types import EmbedRequest, OrderItem, SelectItem, StreamFormat, TableRead
 
 _LOGIC = frozenset({"or", "and", "not.or", "not.and"})
 _LATER = frozenset({"columns", "on_conflict"})  # write parameters: read with the writes
@@ -31,6 +33,7 @@ class PgrstQuery:
     range_start: int | None = None
     range_end: int | None = None  # inclusive; None: open-ended
     count: bool = False
+    stream: StreamFormat | None = None  # Accept: text/csv or application/x-ndjson
 
 
 def _whole(name: str, text: str) -> int:
@@ -45,9 +48,11 @@ def parse_pgrst_read(query: PgrstQuery) -> TableRead:
     order: tuple[OrderItem, ...] = ()
     limit = offset = None
     conditions: list[Node] = []
+    embeds: tuple[EmbedRequest, ...] = ()
+    embedded: list[tuple[str, str]] = []  # `orders.status=eq.new`: applied to the embeds
     for key, value in query.pairs:
         if key == "select":
-            select = parse_select(value) if value.strip() else None
+            select, embeds = parse_select_tree(value) if value.strip() else (None, ())
         elif key == "order":
             order = parse_order(value)
         elif key == "limit":
@@ -55,11 +60,11 @@ def parse_pgrst_read(query: PgrstQuery) -> TableRead:
         elif key == "offset":
             offset = _whole("offset", value)
         elif key in _LOGIC:
-            raise not_supported("logic trees (or=, and=)", f"{key}={value}")
+            conditions.append(parse_logic(key, value))
         elif key in _LATER:
             raise not_supported(f"the {key} parameter", value)
-        elif "." in key:
-            raise not_supported("filters on embedded resources", f"{key}={value}")
+        elif is_embedded_param(key):
+            embedded.append((key, value))
         else:
             conditions.append(parse_condition(key, value))
     if offset is None:
@@ -69,11 +74,13 @@ def parse_pgrst_read(query: PgrstQuery) -> TableRead:
     return TableRead(
         table=query.table,
         select=select,
-        filter=(conditions[0] if len(conditions) == 1 else And(tuple(conditions)))
+        filter=json_fields(conditions[0] if len(conditions) == 1 else And(tuple(conditions)))
         if conditions
         else None,
         order=order,
         limit=limit,
         offset=offset,
         include_count=query.count,
+        stream=query.stream,
+        embeds=apply_embedded_params(embeds, embedded),
     )

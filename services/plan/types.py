@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from services.catalog.routines import RoutineCatalog, RoutineKind
 from services.catalog.schema_cache import Column, Relation, SchemaCache, Table
-from services.plan.filter_ast import Node
+from services.plan.filter_ast import JsonPath, Node
 from services.plan.routine_args import BoundCall
 
 ALL_FIELDS = ("*",)
@@ -30,6 +30,7 @@ class OrderItem:
     field: str
     descending: bool = False
     nulls: NullsOrder | None = None
+    path: JsonPath | None = None  # PostgREST's order by a value inside a json/jsonb column
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,30 @@ class SelectItem:
     field: str
     alias: str | None = None
     cast: str | None = None
+    path: JsonPath | None = None  # `col->a->>b`: a value inside a json/jsonb column
+
+
+@dataclass(frozen=True, slots=True)
+class EmbedRequest:
+    """One PostgREST embedded resource `[alias:]name[!hint][!inner](select)` or a spread
+    `...name(select)`, with what its `name.`-prefixed parameters ask (filter, order, page)."""
+
+    name: str  # the related table (or foreign key column/constraint) as the client wrote it
+    alias: str | None = None
+    hint: str | None = None  # a foreign key constraint, column or junction table
+    inner: bool = False  # only parent rows that have a matching embedded row
+    spread: bool = False  # the columns lifted into the parent row
+    select: tuple[SelectItem, ...] = ()
+    embeds: tuple[EmbedRequest, ...] = ()
+    filter: Node | None = None
+    order: tuple[OrderItem, ...] = ()
+    limit: int | None = None
+    offset: int = 0
+
+    @property
+    def key(self) -> str:
+        """Its name in the output and in `key.`-prefixed parameters."""
+        return self.alias or self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +127,7 @@ class TableRead:
     stream: StreamFormat | None = None  # every row as NDJSON or CSV, not one JSON page
     having: Node | None = None  # conditions on groups (`COUNT(*) > 2`), with `group` only
     select: tuple[SelectItem, ...] | None = None  # PostgREST's select: outputs in its order
+    embeds: tuple[EmbedRequest, ...] = ()  # PostgREST's embedded resources (its select)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +252,7 @@ class BoundCondition:
     column: Column
     op: str
     value: Any  # a scalar, a tuple (in/between), or None
+    path: JsonPath | None = None  # a value inside the (json/jsonb) column
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +261,7 @@ class BoundLogic:
     items: tuple[BoundNode, ...]
 
 
-BoundNode = BoundCondition | BoundLogic
+# BoundNode = BoundCondition | BoundLogic | BoundExists: defined after BoundExists, below
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +300,7 @@ class BoundOrder:
     column: Column | BoundAggregate  # an aggregate only on grouped reads
     descending: bool
     nulls: NullsOrder | None
+    path: JsonPath | None = None  # a value inside the (json/jsonb) column
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +310,7 @@ class BoundOutput:
     column: Column
     name: str
     cast: str | None = None
+    path: JsonPath | None = None  # a value inside the (json/jsonb) column
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,6 +323,25 @@ class BoundRelated:
     where: BoundNode | None = None  # the caller's row filter on the embedded table
     junction: Table | None = None  # many_many: the junction table the rows are found through
     junction_where: BoundNode | None = None  # the caller's row filter on the junction
+    # a PostgREST embedding: its output key, outputs, nested embeddings, offset, spread
+    name: str = ""  # "" on /api/v2 (the relationship's name is the key)
+    outputs: tuple[BoundOutput, ...] = ()
+    nested: tuple[BoundRelated, ...] = ()
+    offset: int = 0
+    spread: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BoundExists:
+    """A condition that the row has a related row (PostgREST's `!inner` embedding); `alias`
+    names the related table inside the EXISTS (distinct per nesting depth)."""
+
+    parent: Table
+    related: BoundRelated
+    alias: str
+
+
+BoundNode = BoundCondition | BoundLogic | BoundExists
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,13 +23,13 @@ from services.plan.types import (
 from services.sql.cache import statements
 from services.sql.fragments import (
     aggregate_list,
-    column_ref,
     ident,
     key_match,
     order_by,
     output_list,
     outputs_shape,
     qualified,
+    related_match,
     select_list,
     where_clause,
     where_expr,
@@ -56,7 +56,7 @@ def names_of(columns: tuple[Column, ...]) -> tuple[str, ...]:
 
 
 def _order_shape(order: tuple[Any, ...]) -> tuple[Any, ...]:
-    return tuple((_term_shape(o.column), o.descending, o.nulls) for o in order)
+    return tuple((_term_shape(o.column), o.descending, o.nulls, o.path) for o in order)
 
 
 def _term_shape(term: Column | BoundAggregate) -> Any:
@@ -79,20 +79,31 @@ def _related_shape(related: tuple[BoundRelated, ...]) -> tuple[Any, ...]:
             where_shape(r.where),
             id(r.junction),
             where_shape(r.junction_where),
+            r.name,
+            outputs_shape(r.outputs),
+            _related_shape(r.nested),
+            bool(r.offset),
+            r.spread,
         )
         for r in related
     )
 
 
 def _related_params(related: tuple[BoundRelated, ...]) -> list[Any]:
-    """The related subqueries' values in placeholder order: row filter, then has_many limit."""
+    """The related subqueries' values in placeholder order: nested embeddings (in the select
+    list), the junction's and the related table's row filters, then the page of a list."""
     params: list[Any] = []
     for r in related:
-        if r.relation.type == "many_many":
-            params += where_params(r.junction_where)
-        params += where_params(r.where)
+        filters = where_params(r.junction_where) if r.junction is not None else []
+        filters += where_params(r.where)
+        if r.spread:  # one subquery per lifted column
+            params += filters * len(r.outputs)
+            continue
+        params += _related_params(r.nested) + filters
         if r.relation.type in _LISTS:
             params.append(r.limit)
+            if r.offset:
+                params.append(r.offset)
     return params
 
 
@@ -134,20 +145,28 @@ def row_select(
 
 
 def _related_items(
-    table: Table, related: tuple[BoundRelated, ...], params: list[Any]
+    table: Table,
+    related: tuple[BoundRelated, ...],
+    params: list[Any],
+    parent: sql.Composable = _T,
+    prefix: str = "_r",
 ) -> list[sql.Composable]:
+    """The related rows of each relationship as one JSON value (an object, or an array for a
+    list); a PostgREST embedding may nest its own, and a spread lifts its columns instead."""
     items: list[sql.Composable] = []
     for n, rel in enumerate(related):
-        alias = sql.Identifier(f"_r{n}")
-        out = sql.Identifier(f"_r{n}_o")
-        if rel.junction is not None:
-            join = _through_junction(table, rel, alias, sql.Identifier(f"_j{n}"), params)
-        else:
-            join = _pairs(rel.table, rel.relation.ref_fields, alias, table, rel.relation.fields, _T)
+        name = f"{prefix}{n}"
+        alias, out = sql.Identifier(name), sql.Identifier(f"{name}_o")
+        if rel.spread:
+            items += _spread_items(table, rel, params, parent, alias)
+            continue
+        cols = output_list(rel.outputs, alias) if rel.outputs else select_list(rel.columns, alias)
+        cols += _related_items(rel.table, rel.nested, params, alias, f"{name}_r")
+        join = related_match(table, parent, rel, alias, sql.Identifier(f"{name}_j"), params)
         if rel.where is not None:
             join = sql.SQL("{} AND {}").format(join, where_expr(rel.where, params, alias))
         inner = sql.SQL("SELECT {cols} FROM {tbl} AS {alias} WHERE {join}{order}").format(
-            cols=sql.SQL(", ").join(select_list(rel.columns, alias)),
+            cols=sql.SQL(", ").join(cols),
             tbl=qualified(rel.table),
             alias=alias,
             join=join,
@@ -155,58 +174,54 @@ def _related_items(
         )
         if rel.relation.type in _LISTS:
             params.append(rel.limit)
+            page = sql.SQL("LIMIT %s")
+            if rel.offset:
+                params.append(rel.offset)
+                page = sql.SQL("LIMIT %s OFFSET %s")
             expr = sql.SQL(
                 "(SELECT coalesce(array_to_json(array_agg({out})), '[]'::json)"
-                " FROM ({inner} LIMIT %s) AS {out})"
-            ).format(out=out, inner=inner)
+                " FROM ({inner} {page}) AS {out})"
+            ).format(out=out, inner=inner, page=page)
         else:
             expr = sql.SQL("(SELECT row_to_json({out}) FROM ({inner} LIMIT 1) AS {out})").format(
                 out=out, inner=inner
             )
-            if rel.relation.type == "has_one":
+            if rel.relation.type == "has_one" and not rel.name:  # DF's empty has_one: []
                 expr = sql.SQL("coalesce({}, '[]'::json)").format(expr)
-        items.append(sql.SQL("{} AS {}").format(expr, ident(rel.relation.name)))
+        items.append(sql.SQL("{} AS {}").format(expr, ident(rel.name or rel.relation.name)))
     return items
 
 
-def _pairs(
-    left: Table,
-    left_fields: tuple[str, ...],
-    left_alias: sql.Composable,
-    right: Table,
-    right_fields: tuple[str, ...],
-    right_alias: sql.Composable,
-) -> sql.Composable:
-    """`l.a = r.x AND l.b = r.y`: the columns of a key matched pairwise."""
-    return sql.SQL(" AND ").join(
-        sql.SQL("{} = {}").format(
-            column_ref(left.column(lf), left_alias), column_ref(right.column(rf), right_alias)
-        )
-        for lf, rf in zip(left_fields, right_fields, strict=True)
-    )
-
-
-def _through_junction(
+def _spread_items(
     table: Table,
     rel: BoundRelated,
-    alias: sql.Composable,
-    link: sql.Composable,
     params: list[Any],
-) -> sql.Composable:
-    """many_many: the far row is linked to this one by a junction row (each far row once,
-    however often it is linked, as DF reads the far rows by the linked keys)."""
-    junction, relation = rel.junction, rel.relation
-    if junction is None:
-        raise TypeError("a many_many relationship is read through its junction")
-    cond = sql.SQL("{} AND {}").format(
-        _pairs(junction, relation.junction_fields, link, table, relation.fields, _T),
-        _pairs(junction, relation.junction_ref_fields, link, rel.table, relation.ref_fields, alias),
-    )
-    if rel.junction_where is not None:
-        cond = sql.SQL("{} AND {}").format(cond, where_expr(rel.junction_where, params, link))
-    return sql.SQL("EXISTS (SELECT 1 FROM {tbl} AS {link} WHERE {cond})").format(
-        tbl=qualified(junction), link=link, cond=cond
-    )
+    parent: sql.Composable,
+    alias: sql.Composable,
+) -> list[sql.Composable]:
+    """A to-one embedding's columns lifted into the parent row: one scalar subquery each."""
+    items: list[sql.Composable] = []
+    for bound, output in zip(rel.outputs, output_list(rel.outputs, alias), strict=True):
+        join = related_match(table, parent, rel, alias, sql.Identifier("_spread_j"), params)
+        if rel.where is not None:
+            join = sql.SQL("{} AND {}").format(join, where_expr(rel.where, params, alias))
+        value = sql.SQL("(SELECT {out} FROM {tbl} AS {alias} WHERE {join} LIMIT 1)").format(
+            out=output, tbl=qualified(rel.table), alias=alias, join=join
+        )
+        items.append(sql.SQL("{} AS {}").format(value, ident(bound.name)))
+    return items
+
+
+def page_params(read: BoundRead, where: BoundNode | None) -> list[Any]:
+    """The parameters of compile_page's statement, in order (`where`: the read's filter
+    combined with the row filter)."""
+    filter_params = where_params(where) + having_params(read.having)
+    params = [*_related_params(read.related), *filter_params, read.limit, read.offset]
+    if read.count:
+        params += filter_params
+    if read.probe_more:
+        params += [*filter_params, read.offset + read.limit]
+    return params
 
 
 def compile_page(read: BoundRead, row_filter: BoundNode | None = None) -> Statement:
@@ -215,12 +230,7 @@ def compile_page(read: BoundRead, row_filter: BoundNode | None = None) -> Statem
     Returns one row: (json_text, count or NULL, more or NULL).
     """
     where = combine(read.where, row_filter)
-    filter_params = where_params(where) + having_params(read.having)
-    params = [*_related_params(read.related), *filter_params, read.limit, read.offset]
-    if read.count:
-        params += filter_params
-    if read.probe_more:
-        params += [*filter_params, read.offset + read.limit]
+    params = page_params(read, where)
     key = (
         "page",
         id(read.table),

@@ -12,12 +12,15 @@ from typing import Any
 from psycopg import sql
 
 from services.catalog.schema_cache import Column, Table
+from services.plan.filter_ast import JsonPath
 from services.plan.types import (
     BoundAggregate,
     BoundCondition,
+    BoundExists,
     BoundNode,
     BoundOrder,
     BoundOutput,
+    BoundRelated,
 )
 
 _COMPARISON = {op: sql.SQL(op) for op in ("=", "!=", ">", ">=", "<", "<=")}
@@ -66,16 +69,19 @@ def output_list(
     items: list[sql.Composable] = []
     for out in outputs:
         expr = output_expr(out.column, alias)
+        if out.path is not None:
+            expr = json_ref(out.column, out.path, alias)
         if out.cast:
             base, brackets = out.cast.removesuffix("[]"), out.cast.endswith("[]")
             kind = sql.SQL("{}[]").format(ident(base)) if brackets else ident(base)
-            expr = sql.SQL("{}::{}").format(column_ref(out.column, alias), kind)
+            ref = column_ref(out.column, alias) if out.path is None else expr
+            expr = sql.SQL("{}::{}").format(ref, kind)
         items.append(sql.SQL("{} AS {}").format(expr, ident(out.name)))
     return items
 
 
 def outputs_shape(outputs: tuple[BoundOutput, ...]) -> tuple[Any, ...]:
-    return tuple((o.column.name, o.name, o.cast) for o in outputs)
+    return tuple((o.column.name, o.name, o.cast, o.path) for o in outputs)
 
 
 # the only aggregate SQL we ever write: the request picks a key, never the text
@@ -144,10 +150,45 @@ _TRUTH = {op: sql.SQL(op.upper()) for op in ("is true", "is not true", "is false
 _MANY_VALUE_OPS = frozenset({"in", "not in", "all", "between", "not between"})
 
 
+# the PostgREST dialect's own operators (filter_ast.PGRST_OPS; bind checked the column types)
+_REGEX = {"match": sql.SQL("~"), "imatch": sql.SQL("~*")}
+_SET_OPS = {
+    "cs": sql.SQL("@>"),
+    "cd": sql.SQL("<@"),
+    "ov": sql.SQL("&&"),
+    "sl": sql.SQL("<<"),
+    "sr": sql.SQL(">>"),
+    "nxr": sql.SQL("&<"),
+    "nxl": sql.SQL("&>"),
+    "adj": sql.SQL("-|-"),
+}
+_TS_QUERY = {
+    "fts": sql.SQL("to_tsquery"),
+    "plfts": sql.SQL("plainto_tsquery"),
+    "phfts": sql.SQL("phraseto_tsquery"),
+    "wfts": sql.SQL("websearch_to_tsquery"),
+}
+# the language given (bound; NULL: the server's default_text_search_config)
+_TS_CONFIG = sql.SQL("coalesce(%s::regconfig, get_current_ts_config())")
+
+
+def _fts(cond: BoundCondition, alias: sql.Composable) -> sql.Composable:
+    """`doc @@ to_tsquery(config, query)`; a text column is made a tsvector in that config."""
+    doc = column_ref(cond.column, alias)
+    if cond.column.base_type != "tsvector":
+        doc = sql.SQL("to_tsvector({}, {})").format(_TS_CONFIG, doc)
+    return sql.SQL("{} @@ {}({}, %s)").format(doc, _TS_QUERY[cond.op], _TS_CONFIG)
+
+
 def condition_params(cond: BoundCondition) -> list[Any]:
     """The bound values one condition contributes, in placeholder order."""
     if cond.op in _NO_VALUE_OPS:
         return []
+    if cond.op in _TS_QUERY:  # (language, query); a text column names the language twice
+        language, query = cond.value
+        if cond.column.base_type != "tsvector":
+            return [language, language, query]
+        return [language, query]
     if cond.op in _MANY_VALUE_OPS:
         return list(cond.value)
     return [cond.value]
@@ -159,6 +200,9 @@ def where_params(node: BoundNode | None) -> list[Any]:
         return []
     if isinstance(node, BoundCondition):
         return condition_params(node)
+    if isinstance(node, BoundExists):  # the junction's row filter, then the related table's
+        rel = node.related
+        return where_params(rel.junction_where if rel.junction else None) + where_params(rel.where)
     return [v for item in node.items for v in where_params(item)]
 
 
@@ -168,11 +212,71 @@ def where_shape(node: BoundNode | None) -> tuple[Any, ...] | None:
         return None
     if isinstance(node, BoundCondition):
         count = len(node.value) if node.op in _MANY_VALUE_OPS else 0
-        return (node.column.name, node.column.base_type, node.op, count)
+        return (node.column.name, node.column.base_type, node.op, count, node.path)
+    if isinstance(node, BoundExists):
+        rel = node.related
+        return (
+            "exists",
+            rel.relation.name,
+            id(node.parent),
+            id(rel.table),
+            node.alias,
+            where_shape(rel.junction_where if rel.junction else None),
+            where_shape(rel.where),
+        )
     return (node.op, *(where_shape(i) for i in node.items))
 
 
+def json_ref(
+    column: Column, path: JsonPath, alias: sql.Composable = _ALIAS, as_jsonb: bool = False
+) -> sql.Composable:
+    """`_t.col -> 'a' ->> 'b'`: a value inside a json/jsonb column (the keys are quoted as
+    literals, an all-digit key is an array index); `as_jsonb`: a json value made jsonb (json
+    has no comparison operators)."""
+    expr: sql.Composable = column_ref(column, alias)
+    for n, key in enumerate(path.keys):
+        arrow = sql.SQL("->>" if path.as_text and n == len(path.keys) - 1 else "->")
+        step = sql.Literal(int(key)) if key.isdigit() else sql.Literal(key.replace("%", "%%"))
+        expr = sql.SQL("{} {} {}").format(expr, arrow, step)
+    if as_jsonb and not path.as_text:
+        return sql.SQL("({})::jsonb").format(expr)
+    return sql.SQL("({})").format(expr)
+
+
+def _path_condition(
+    cond: BoundCondition, params: list[Any], alias: sql.Composable
+) -> sql.Composable:
+    """A condition on a value inside a JSON column: text (`->>`) or jsonb (`->`) compared;
+    bind admits only these operators (bind_names.PATH_OPS)."""
+    if cond.path is None:
+        raise TypeError("a path condition has a path")
+    op, ref = cond.op, json_ref(cond.column, cond.path, alias, as_jsonb=True)
+    text = ref if cond.path.as_text else sql.SQL("{}::text").format(ref)
+    params.extend(condition_params(cond))
+    if op in _COMPARISON:
+        return sql.SQL("{} {} %s").format(ref, _COMPARISON[op])
+    if op in ("is null", "is not null"):
+        return sql.SQL("{} {}").format(ref, sql.SQL(op.upper()))
+    if op in ("in", "not in"):
+        placeholders = sql.SQL(", ").join(sql.Placeholder() * len(cond.value))
+        keyword = sql.SQL("NOT IN") if op == "not in" else sql.SQL("IN")
+        return sql.SQL("{} {} ({})").format(ref, keyword, placeholders)
+    if op == "isdistinct":
+        return sql.SQL("{} IS DISTINCT FROM %s").format(ref)
+    keywords = {
+        "like": "LIKE",
+        "not like": "NOT LIKE",
+        "ilike": "ILIKE",
+        "not ilike": "NOT ILIKE",
+        "match": "~",
+        "imatch": "~*",
+    }
+    return sql.SQL("{} {} %s").format(text, sql.SQL(keywords[op]))
+
+
 def _condition(cond: BoundCondition, params: list[Any], alias: sql.Composable) -> sql.Composable:
+    if cond.path is not None:
+        return _path_condition(cond, params, alias)
     op = cond.op
     ref = column_ref(cond.column, alias)
     params.extend(condition_params(cond))
@@ -187,6 +291,14 @@ def _condition(cond: BoundCondition, params: list[Any], alias: sql.Composable) -
     if op in ("ilike", "not ilike"):
         keyword = sql.SQL("NOT ILIKE") if op == "not ilike" else sql.SQL("ILIKE")
         return sql.SQL("{} {} %s").format(_text_ref(cond.column, alias), keyword)
+    if op in _REGEX:
+        return sql.SQL("{} {} %s").format(_text_ref(cond.column, alias), _REGEX[op])
+    if op in _SET_OPS:
+        return sql.SQL("{} {} %s").format(ref, _SET_OPS[op])
+    if op == "isdistinct":
+        return sql.SQL("{} IS DISTINCT FROM %s").format(ref)
+    if op in _TS_QUERY:
+        return _fts(cond, alias)
     if op in ("in", "not in"):
         placeholders = sql.SQL(", ").join(sql.Placeholder() * len(cond.value))
         keyword = sql.SQL("NOT IN") if op == "not in" else sql.SQL("IN")
@@ -208,6 +320,8 @@ def where_expr(
     """The boolean expression for a bound filter; values go to `params` in order."""
     if isinstance(node, BoundCondition):
         return _condition(node, params, alias)
+    if isinstance(node, BoundExists):
+        return _exists(node, params, alias)
     if node.op == "not":
         return sql.SQL("NOT ({})").format(where_expr(node.items[0], params, alias))
     joiner = sql.SQL(" AND ") if node.op == "and" else sql.SQL(" OR ")
@@ -242,6 +356,8 @@ def order_by(order: tuple[BoundOrder, ...], alias: sql.Composable = _ALIAS) -> s
             aggregate_expr(item.column, alias)
             if isinstance(item.column, BoundAggregate)
             else column_ref(item.column, alias)
+            if item.path is None
+            else json_ref(item.column, item.path, alias, as_jsonb=True)
         )
         part = sql.SQL("{} {}").format(term, sql.SQL("DESC" if item.descending else "ASC"))
         if item.nulls:
@@ -250,3 +366,65 @@ def order_by(order: tuple[BoundOrder, ...], alias: sql.Composable = _ALIAS) -> s
             )
         items.append(part)
     return sql.SQL(" ORDER BY {}").format(sql.SQL(", ").join(items))
+
+
+# --- related rows: how a related table's row is matched to its parent's ----------------------
+
+
+def key_pairs(
+    left: Table,
+    left_fields: tuple[str, ...],
+    left_alias: sql.Composable,
+    right: Table,
+    right_fields: tuple[str, ...],
+    right_alias: sql.Composable,
+) -> sql.Composable:
+    """`l.a = r.x AND l.b = r.y`: the columns of a key matched pairwise."""
+    return sql.SQL(" AND ").join(
+        sql.SQL("{} = {}").format(
+            column_ref(left.column(lf), left_alias), column_ref(right.column(rf), right_alias)
+        )
+        for lf, rf in zip(left_fields, right_fields, strict=True)
+    )
+
+
+def related_match(
+    parent: Table,
+    parent_alias: sql.Composable,
+    rel: BoundRelated,
+    alias: sql.Composable,
+    link: sql.Composable,
+    params: list[Any],
+) -> sql.Composable:
+    """The related row (as `alias`) belongs to the parent row: its key matches, or for a
+    many_many a junction row (as `link`, under the caller's junction filter) links the two.
+    Each far row counts once however often it is linked (DF reads the far rows by key)."""
+    relation = rel.relation
+    if rel.junction is None:
+        return key_pairs(
+            rel.table, relation.ref_fields, alias, parent, relation.fields, parent_alias
+        )
+    junction = rel.junction
+    cond = sql.SQL("{} AND {}").format(
+        key_pairs(junction, relation.junction_fields, link, parent, relation.fields, parent_alias),
+        key_pairs(
+            junction, relation.junction_ref_fields, link, rel.table, relation.ref_fields, alias
+        ),
+    )
+    if rel.junction_where is not None:
+        cond = sql.SQL("{} AND {}").format(cond, where_expr(rel.junction_where, params, link))
+    return sql.SQL("EXISTS (SELECT 1 FROM {tbl} AS {link} WHERE {cond})").format(
+        tbl=qualified(junction), link=link, cond=cond
+    )
+
+
+def _exists(node: BoundExists, params: list[Any], parent_alias: sql.Composable) -> sql.Composable:
+    """The parent row has a related row that passes the related filters (`!inner`)."""
+    rel = node.related
+    alias, link = ident(node.alias), ident(f"{node.alias}_j")
+    cond = related_match(node.parent, parent_alias, rel, alias, link, params)
+    if rel.where is not None:
+        cond = sql.SQL("{} AND {}").format(cond, where_expr(rel.where, params, alias))
+    return sql.SQL("EXISTS (SELECT 1 FROM {tbl} AS {alias} WHERE {cond})").format(
+        tbl=qualified(rel.table), alias=alias, cond=cond
+    )

@@ -4,6 +4,7 @@ per module through the system API: an admin session, and an app whose role reads
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -69,7 +70,7 @@ def rest(tmp_path_factory: pytest.TempPathFactory, fixture_db: dict[str, Any]) -
         "CACHE_KEY_PREFIX": prefix,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'metadata.sqlite3'}",
         "GATEWAY_AUDIT_DATABASE_URL": f"sqlite:///{tmp_path / 'audit.sqlite3'}",
-        "GATEWAY_METADATA_POLL_SECONDS": "0.2",
+        "GATEWAY_METADATA_POLL_SECONDS": str(POLL_SECONDS),
     }
     settings = {**env, "DJANGO_SETTINGS_MODULE": "gateway.settings"}
     manage(settings, "migrate", "-v0")
@@ -80,6 +81,15 @@ def rest(tmp_path_factory: pytest.TempPathFactory, fixture_db: dict[str, Any]) -
     finally:
         server.stop()
         drop_redis_prefix(prefix)
+
+
+POLL_SECONDS = 0.2  # GATEWAY_METADATA_POLL_SECONDS of the test server
+
+
+def settle() -> None:
+    """Wait out the metadata poll after writing roles or apps: each worker refreshes its
+    snapshots on its first request after the interval, so a new API key works everywhere."""
+    time.sleep(POLL_SECONDS * 1.5)
 
 
 def _provision(server: GatewayServer, db: dict[str, Any]) -> Rest:
@@ -149,4 +159,5 @@ def _provision(server: GatewayServer, db: dict[str, Any]) -> Rest:
         ),
         201,
     )["resource"][0]
+    settle()
     return Rest(server, "shop", token, app["api_key"])

@@ -51,7 +51,7 @@ def test_filters_become_the_shared_filter_ast() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["xyz.1", "eq", "is.maybe", "in.1,2", "eq(any).{1}", "cs.{1}", "not.nope.1"]
+    "value", ["xyz.1", "eq", "is.maybe", "in.1,2", "eq(some).{1}", "fts(en-gb).x", "not.nope.1"]
 )
 def test_unknown_or_unserved_operators_are_pgrst100(value: str) -> None:
     assert _fails(("id", value)).context["pgrst"] == "PGRST100"

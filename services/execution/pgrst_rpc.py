@@ -20,10 +20,10 @@ from services.db import executor
 from services.db.pgerrors import classify
 from services.execution import read_cache
 from services.execution.routine_results import plain
+from services.execution.routines import bad_value
 from services.plan.routine_args import BoundCall
 from services.registry import LiveService
 from services.sql.compile import Statement
-from services.sql.routines import compile_value_check
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,21 +77,6 @@ def run_call(
     return RpcResult(None, b"null" if text is None else str(text).encode(), None, None, False)
 
 
-def _bad_value(conn: psycopg.Connection[Any], call: BoundCall) -> tuple[str, str] | None:
-    """After a data error: the argument whose value does not parse as its type (error path)."""
-    for arg in call.args:
-        if arg.form == "raw" or arg.value is None:
-            continue
-        stmt = compile_value_check(arg)
-        try:
-            conn.execute(stmt.query, stmt.params)
-        except psycopg.Error as exc:
-            if (exc.sqlstate or "")[:2] not in ("22", "23"):
-                return None
-            return arg.param.name or f"${arg.param.position}", classify(exc).message
-    return None
-
-
 def call_error(conn: psycopg.Connection[Any], exc: psycopg.Error, call: BoundCall) -> GatewayError:
     """The database's error as the dialect answers it: RAISE keeps its message, detail and
     hint (400 P0001); a value of the wrong form names its parameter (400)."""
@@ -105,7 +90,7 @@ def call_error(conn: psycopg.Connection[Any], exc: psycopg.Error, call: BoundCal
         )
     if state[:2] in ("22", "23"):
         try:
-            bad = _bad_value(conn, call)
+            bad = bad_value(conn, call)
         except psycopg.Error:
             bad = None
         if bad is not None:

@@ -114,7 +114,7 @@ def call_routine(live: LiveService, bound: BoundRoutineCall, stmt: Statement) ->
     return procedure_body(columns, row, bound.plan.options)
 
 
-def _bad_value(conn: psycopg.Connection[Any], call: BoundCall) -> tuple[str, str] | None:
+def bad_value(conn: psycopg.Connection[Any], call: BoundCall) -> tuple[str, str] | None:
     """After a data error, find the argument whose value does not parse as its type.
 
     Runs only on the error path: each value is cast alone, so the 400 can name the parameter
@@ -149,7 +149,7 @@ def _call_error(
     error = classify(exc)
     if state[:2] in ("22", "23"):
         try:
-            bad = _bad_value(conn, call)
+            bad = bad_value(conn, call)
         except psycopg.Error:
             bad = None
         if bad is not None:

@@ -7,12 +7,15 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from postgrest import SyncPostgrestClient
+from postgrest.exceptions import APIError
 
 from tests.conftest import REDIS_URL, SEED_SQL, drop_redis_prefix, redis_caches
 from tests.servers import GatewayServer, granian_workers, manage
@@ -161,3 +164,18 @@ def _provision(server: GatewayServer, db: dict[str, Any]) -> Rest:
     )["resource"][0]
     settle()
     return Rest(server, "shop", token, app["api_key"])
+
+
+@contextmanager
+def answers(client: SyncPostgrestClient) -> Iterator[list[httpx.Response]]:
+    """The HTTP answers the client receives (status and headers the client does not expose)."""
+    seen: list[httpx.Response] = []
+    client.session.event_hooks["response"].append(seen.append)
+    yield seen
+
+
+def caught_error(run: Any) -> APIError:
+    """The client's APIError for a call that must fail."""
+    with pytest.raises(APIError) as caught:
+        run()
+    return caught.value

@@ -4,17 +4,13 @@ filters/order/limit/offset on embedded resources; the role's row filters still a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
-from postgrest import APIError, SyncPostgrestClient
 
 from tests.conftest import FIXTURES
-from tests.postgrest.conftest import Rest
+from tests.postgrest.conftest import Rest, answers, caught_error
 
 pytestmark = pytest.mark.slow
 
@@ -24,19 +20,6 @@ def _carts(rest: Rest, fixture_db: dict[str, Any]) -> None:
     """The many_many tables hold rows for this module (other tests fill them their own way)."""
     with psycopg.connect(fixture_db["conninfo"], autocommit=True) as conn:
         conn.execute((FIXTURES / "seed_pgrst_embed.sql").read_text())
-
-
-@contextmanager
-def answers(client: SyncPostgrestClient) -> Iterator[list[httpx.Response]]:
-    seen: list[httpx.Response] = []
-    client.session.event_hooks["response"].append(seen.append)
-    yield seen
-
-
-def _error(run: Any) -> APIError:
-    with pytest.raises(APIError) as caught:
-        run()
-    return caught.value
 
 
 def _rows(rest: Rest, table: str, select: str, **params: str) -> Any:
@@ -139,7 +122,7 @@ def test_hint_picks_one_of_several_relationships(rest: Rest) -> None:
 def test_ambiguous_embedding_is_300_pgrst201(rest: Rest) -> None:
     client = rest.client()
     with answers(client) as seen:
-        error = _error(
+        error = caught_error(
             lambda: client.from_("pgrst_letters").select("subject, pgrst_people(name)").execute()
         )
     assert error.code == "PGRST201" and seen[-1].status_code == 300
@@ -151,10 +134,12 @@ def test_ambiguous_embedding_is_300_pgrst201(rest: Rest) -> None:
 def test_unknown_relationship_is_400_pgrst200(rest: Rest) -> None:
     client = rest.client()
     with answers(client) as seen:
-        error = _error(lambda: client.from_("orders").select("id, todo(name)").execute())
+        error = caught_error(lambda: client.from_("orders").select("id, todo(name)").execute())
     assert error.code == "PGRST200" and seen[-1].status_code == 400
     assert "'orders' and 'todo'" in error.message
-    error = _error(lambda: client.from_("orders").select("id, customers!nope(name)").execute())
+    error = caught_error(
+        lambda: client.from_("orders").select("id, customers!nope(name)").execute()
+    )
     assert error.code == "PGRST200"
 
 
@@ -162,7 +147,7 @@ def test_spread_lifts_to_one_columns_into_the_parent(rest: Rest) -> None:
     rows = _rows(rest, "orders", "id, ...customers(buyer:name, country)")
     assert rows[0] == {"id": 1, "buyer": "Acme", "country": "US"}
     assert rows[3] == {"id": 4, "buyer": None, "country": None}
-    error = _error(
+    error = caught_error(
         lambda: rest.client().from_("customers").select("name, ...orders(status)").execute()
     )
     assert error.code == "PGRST119"
@@ -221,7 +206,7 @@ def test_nested_embedded_filter_and_many_to_one_filter(rest: Rest) -> None:
 
 
 def test_filter_on_a_resource_not_embedded_is_400_pgrst108(rest: Rest) -> None:
-    error = _error(
+    error = caught_error(
         lambda: rest.client().from_("customers").select("name").eq("orders.status", "new").execute()
     )
     assert error.code == "PGRST108" and "'orders'" in error.message
@@ -230,7 +215,7 @@ def test_filter_on_a_resource_not_embedded_is_400_pgrst108(rest: Rest) -> None:
 def test_unknown_column_of_an_embedded_table_is_a_400(rest: Rest) -> None:
     client = rest.client()
     with answers(client) as seen:
-        error = _error(lambda: client.from_("orders").select("id, customers(nope)").execute())
+        error = caught_error(lambda: client.from_("orders").select("id, customers(nope)").execute())
     assert seen[-1].status_code == 400 and error.code == "42703"
 
 
@@ -255,7 +240,9 @@ def test_role_row_filter_applies_to_embedded_rows(rest: Rest) -> None:
 def test_role_without_access_to_the_embedded_table_is_refused(rest: Rest) -> None:
     client = rest.app_client()
     with answers(client) as seen:
-        error = _error(lambda: client.from_("orders").select("id, order_items(sku)").execute())
+        error = caught_error(
+            lambda: client.from_("orders").select("id, order_items(sku)").execute()
+        )
     # as /api/v2 answers the same related read: 401 for an app without a user (spec §8)
     status, body, _ = rest.server.call(
         "GET",
@@ -285,7 +272,7 @@ def test_star_with_embedding_and_malformed_embedded_params(rest: Rest) -> None:
     assert rows[0]["note"] == "first" and rows[0]["customers"]["name"] == "Acme"
     client = rest.client()
     with answers(client) as seen:
-        error = _error(
+        error = caught_error(
             lambda: (
                 client.from_("customers")
                 .select("name, orders(id)")
@@ -294,7 +281,7 @@ def test_star_with_embedding_and_malformed_embedded_params(rest: Rest) -> None:
             )
         )
     assert error.code == "PGRST100" and seen[-1].status_code == 400
-    error = _error(lambda: client.from_("customers").select("name, orders(id").execute())
+    error = caught_error(lambda: client.from_("customers").select("name, orders(id").execute())
     assert error.code == "PGRST100" and "position" in str(error.details)
 
 

@@ -7,25 +7,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import httpx
 import pytest
-from postgrest import APIError, SyncPostgrestClient
+from postgrest import APIError
 
-from tests.postgrest.conftest import Rest
+from tests.postgrest.conftest import Rest, answers
 
 pytestmark = pytest.mark.slow
 
 NDJSON = "application/x-ndjson"
-
-
-@contextmanager
-def answers(client: SyncPostgrestClient) -> Iterator[list[httpx.Response]]:
-    seen: list[httpx.Response] = []
-    client.session.event_hooks["response"].append(seen.append)
-    yield seen
 
 
 def _csv_rows(text: object) -> list[list[str]]:

@@ -3,20 +3,11 @@ the real PostgREST client (issue #14), on json and jsonb columns only."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from postgrest import APIError
 
-from tests.postgrest.conftest import Rest
+from tests.postgrest.conftest import Rest, caught_error
 
 pytestmark = pytest.mark.slow
-
-
-def _error(run: Any) -> APIError:
-    with pytest.raises(APIError) as caught:
-        run()
-    return caught.value
 
 
 def test_select_path_is_named_by_its_last_key(rest: Rest) -> None:
@@ -67,10 +58,12 @@ def test_path_on_a_column_that_is_not_json_is_a_400(rest: Rest) -> None:
         lambda: rest.client().from_("pgrst_events").select("id").eq("label->>x", "1").execute(),
         lambda: rest.client().from_("pgrst_events").select("id").order("label->>x").execute(),
     ):
-        error = _error(run)
+        error = caught_error(run)
         assert error.code == "PGRST100" and "not a json or jsonb column" in error.message
 
 
 def test_malformed_path_is_400_pgrst100(rest: Rest) -> None:
-    error = _error(lambda: rest.client().from_("pgrst_events").select("data->>a->b").execute())
+    error = caught_error(
+        lambda: rest.client().from_("pgrst_events").select("data->>a->b").execute()
+    )
     assert error.code == "PGRST100" and "position" in str(error.details)

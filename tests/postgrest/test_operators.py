@@ -5,24 +5,14 @@ and the view over it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import pytest
 from postgrest import APIError, SyncPostgrestClient
 
-from tests.postgrest.conftest import Rest
+from tests.postgrest.conftest import Rest, answers
 
 pytestmark = pytest.mark.slow
-
-
-@contextmanager
-def answers(client: SyncPostgrestClient) -> Iterator[list[httpx.Response]]:
-    seen: list[httpx.Response] = []
-    client.session.event_hooks["response"].append(seen.append)
-    yield seen
 
 
 def _error(client: SyncPostgrestClient, run: Any) -> tuple[APIError, int]:

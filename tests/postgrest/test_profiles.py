@@ -6,15 +6,12 @@ blank `schema` setting exposes every user schema), the answer names the schema i
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import pytest
-from postgrest import APIError, SyncPostgrestClient
+from postgrest import SyncPostgrestClient
 
-from tests.postgrest.conftest import Rest
+from tests.postgrest.conftest import Rest, answers, caught_error
 from tests.servers import manage
 
 pytestmark = pytest.mark.slow
@@ -23,19 +20,6 @@ _BLANK_SCHEMA = (
     "from services.models import Service; s = Service.objects.get(name='everything'); "
     "s.schema = ''; s.save()"
 )
-
-
-@contextmanager
-def answers(client: SyncPostgrestClient) -> Iterator[list[httpx.Response]]:
-    seen: list[httpx.Response] = []
-    client.session.event_hooks["response"].append(seen.append)
-    yield seen
-
-
-def _error(run: Any) -> APIError:
-    with pytest.raises(APIError) as caught:
-        run()
-    return caught.value
 
 
 @pytest.fixture(scope="module")
@@ -100,14 +84,14 @@ def test_content_profile_chooses_the_schema_of_a_function(rest: Rest, every_sche
 def test_a_table_of_another_profile_is_not_found_in_the_default_one(
     rest: Rest, every_schema: str
 ) -> None:
-    error = _error(lambda: _admin(rest, every_schema).from_("secret").select("*").execute())
+    error = caught_error(lambda: _admin(rest, every_schema).from_("secret").select("*").execute())
     assert error.code == "PGRST205"
 
 
 def test_unexposed_schema_is_406_pgrst106_with_the_list(rest: Rest, every_schema: str) -> None:
     client = _admin(rest, every_schema).schema("nowhere")
     with answers(client) as seen:
-        error = _error(lambda: client.from_("customers").select("*").execute())
+        error = caught_error(lambda: client.from_("customers").select("*").execute())
     assert seen[-1].status_code == 406 and error.code == "PGRST106"
     assert "public" in str(error.hint) and "other" in str(error.hint)
 
@@ -115,10 +99,10 @@ def test_unexposed_schema_is_406_pgrst106_with_the_list(rest: Rest, every_schema
 def test_a_service_with_one_schema_exposes_only_it(rest: Rest) -> None:
     client = rest.client().schema("other")
     with answers(client) as seen:
-        error = _error(lambda: client.from_("secret").select("*").execute())
+        error = caught_error(lambda: client.from_("secret").select("*").execute())
     assert seen[-1].status_code == 406 and error.code == "PGRST106"
     assert str(error.hint).endswith(": public")
-    error = _error(lambda: client.rpc("hidden_fn", {}).execute())
+    error = caught_error(lambda: client.rpc("hidden_fn", {}).execute())
     assert error.code == "PGRST106"
     default = rest.client()
     with answers(default) as seen:
@@ -129,5 +113,5 @@ def test_a_service_with_one_schema_exposes_only_it(rest: Rest) -> None:
 def test_the_profile_qualifies_the_name_roles_are_granted(rest: Rest) -> None:
     # the module's app reads customers and orders of `shop`: `other.customers` is not granted
     client = rest.app_client().schema("other")
-    error = _error(lambda: client.from_("customers").select("*").execute())
+    error = caught_error(lambda: client.from_("customers").select("*").execute())
     assert error.code in ("42501", "PGRST301")

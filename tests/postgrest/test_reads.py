@@ -3,31 +3,14 @@ stage 1): select, filters, order, paging, Range/Content-Range, counts, one objec
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import httpx
 import pytest
-from postgrest import APIError, SyncPostgrestClient
+from postgrest import SyncPostgrestClient
 
-from tests.postgrest.conftest import Rest
+from tests.postgrest.conftest import Rest, answers, caught_error
 
 pytestmark = pytest.mark.slow
-
-
-@contextmanager
-def answers(client: SyncPostgrestClient) -> Iterator[list[httpx.Response]]:
-    """The HTTP answers the client receives (status and headers the client does not expose)."""
-    seen: list[httpx.Response] = []
-    client.session.event_hooks["response"].append(seen.append)
-    yield seen
-
-
-def _error(run: Any) -> APIError:
-    with pytest.raises(APIError) as caught:
-        run()
-    return caught.value
 
 
 # --- select ---------------------------------------------------------------------------------
@@ -53,7 +36,7 @@ def test_select_columns_aliases_and_casts(rest: Rest) -> None:
 
 
 def test_malformed_select_is_400_pgrst100_with_the_position(rest: Rest) -> None:
-    error = _error(lambda: rest.client().from_("customers").select("id,name::").execute())
+    error = caught_error(lambda: rest.client().from_("customers").select("id,name::").execute())
     assert error.code == "PGRST100"
     assert "select" in (error.message or "") and "position" in str(error.details)
 
@@ -61,13 +44,13 @@ def test_malformed_select_is_400_pgrst100_with_the_position(rest: Rest) -> None:
 def test_unknown_column_in_select_is_400_42703(rest: Rest) -> None:
     client = rest.client()
     with answers(client) as seen:
-        error = _error(lambda: client.from_("customers").select("id,nope").execute())
+        error = caught_error(lambda: client.from_("customers").select("id,nope").execute())
     assert error.code == "42703" and seen[-1].status_code == 400
 
 
 def test_grammar_not_served_yet_is_refused_not_dropped(rest: Rest) -> None:
     select = "id,...customers(name,orders(id))"  # an embedding inside a spread
-    error = _error(lambda: rest.client().from_("orders").select(select).execute())
+    error = caught_error(lambda: rest.client().from_("orders").select(select).execute())
     assert error.code == "PGRST100" and "not supported" in str(error.details)
 
 
@@ -121,7 +104,7 @@ def test_not_negates_each_operator(rest: Rest) -> None:
 def test_unknown_operator_is_400_pgrst100(rest: Rest) -> None:
     client = rest.client()
     with answers(client) as seen:
-        error = _error(
+        error = caught_error(
             lambda: client.from_("orders").select("id").filter("id", "xyz", "1").execute()
         )
     assert error.code == "PGRST100" and seen[-1].status_code == 400
@@ -129,14 +112,14 @@ def test_unknown_operator_is_400_pgrst100(rest: Rest) -> None:
 
 
 def test_malformed_filter_is_400_pgrst100(rest: Rest) -> None:
-    error = _error(
+    error = caught_error(
         lambda: rest.client().from_("orders").select("id").filter("id", "in", "1,2").execute()
     )
     assert error.code == "PGRST100" and "failed to parse filter" in (error.message or "")
 
 
 def test_unknown_operator_modifier_is_refused(rest: Rest) -> None:
-    error = _error(
+    error = caught_error(
         lambda: rest.client().from_("orders").select("id").filter("id", "eq(some)", "{1}").execute()
     )
     assert error.code == "PGRST100" and "any/all" in str(error.details)
@@ -145,7 +128,7 @@ def test_unknown_operator_modifier_is_refused(rest: Rest) -> None:
 def test_bad_value_for_the_column_is_a_400(rest: Rest) -> None:
     client = rest.client()
     with answers(client) as seen:
-        _error(lambda: client.from_("orders").select("id").eq("id", "abc").execute())
+        caught_error(lambda: client.from_("orders").select("id").eq("id", "abc").execute())
     assert seen[-1].status_code == 400
 
 
@@ -191,7 +174,7 @@ def test_empty_page_content_range(rest: Rest) -> None:
 def test_invalid_range_is_416(rest: Rest) -> None:
     client = rest.client(Range="5-2")
     with answers(client) as seen:
-        error = _error(lambda: client.from_("orders").select("id").execute())
+        error = caught_error(lambda: client.from_("orders").select("id").execute())
     assert error.code == "PGRST103" and seen[-1].status_code == 416
 
 
@@ -224,10 +207,12 @@ def test_reads_by_one_column_keep_answering_each_value(rest: Rest) -> None:
             assert rows == [{"name": name}]
     assert client.from_("customers").select("name").eq("id", 99).execute().data == []
     with answers(client) as seen:
-        error = _error(lambda: client.from_("customers").select("name").eq("id", "x").execute())
+        error = caught_error(
+            lambda: client.from_("customers").select("name").eq("id", "x").execute()
+        )
     assert seen[-1].status_code == 400, error
     with answers(client) as seen:
-        error = _error(
+        error = caught_error(
             lambda: client.from_("customers").select("name").eq("id", 99).single().execute()
         )
     assert seen[-1].status_code == 406 and error.code == "PGRST116"
@@ -236,7 +221,7 @@ def test_reads_by_one_column_keep_answering_each_value(rest: Rest) -> None:
 def test_single_object_with_two_rows_is_406_pgrst116(rest: Rest) -> None:
     client = rest.client()
     with answers(client) as seen:
-        error = _error(
+        error = caught_error(
             lambda: client.from_("customers").select("id").eq("country", "US").single().execute()
         )
     assert error.code == "PGRST116" and seen[-1].status_code == 406
@@ -249,14 +234,14 @@ def test_single_object_with_two_rows_is_406_pgrst116(rest: Rest) -> None:
 def test_unknown_table_is_404_pgrst205(rest: Rest) -> None:
     client = rest.client()
     with answers(client) as seen:
-        error = _error(lambda: client.from_("nope").select("*").execute())
+        error = caught_error(lambda: client.from_("nope").select("*").execute())
     assert error.code == "PGRST205" and seen[-1].status_code == 404
 
 
 def test_no_credentials_is_401(rest: Rest) -> None:
     client = rest.anonymous()
     with answers(client) as seen:
-        error = _error(lambda: client.from_("customers").select("*").execute())
+        error = caught_error(lambda: client.from_("customers").select("*").execute())
     assert seen[-1].status_code == 401 and (error.code or "").startswith("PGRST30")
 
 
@@ -273,7 +258,7 @@ def test_dreamfactory_key_header_selects_the_app_too(rest: Rest) -> None:
 def test_a_table_the_role_may_not_read_is_refused_as_on_api_v2(rest: Rest) -> None:
     client = rest.app_client()
     with answers(client) as seen:
-        error = _error(lambda: client.from_("order_items").select("*").execute())
+        error = caught_error(lambda: client.from_("order_items").select("*").execute())
     v2_status, v2_body, _ = rest.server.call(
         "GET", "/api/v2/shop/_table/order_items", headers={"X-DreamFactory-Api-Key": rest.api_key}
     )

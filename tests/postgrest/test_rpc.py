@@ -6,15 +6,14 @@ grants as on `/api/v2`."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import psycopg
 import pytest
-from postgrest import APIError, CountMethod, SyncPostgrestClient
+from postgrest import CountMethod, SyncPostgrestClient
 
-from tests.postgrest.conftest import Rest, settle
+from tests.postgrest.conftest import Rest, answers, caught_error, settle
 
 pytestmark = pytest.mark.slow
 
@@ -22,20 +21,6 @@ _UNNAMED_JSON = (
     "CREATE OR REPLACE FUNCTION pgrst_rpc_keys(jsonb) RETURNS integer LANGUAGE sql IMMUTABLE"
     " AS 'SELECT count(*)::integer FROM jsonb_object_keys($1)'"
 )
-
-
-@contextmanager
-def answers(client: SyncPostgrestClient) -> Iterator[list[httpx.Response]]:
-    """The HTTP answers the client receives (status and headers the client does not expose)."""
-    seen: list[httpx.Response] = []
-    client.session.event_hooks["response"].append(seen.append)
-    yield seen
-
-
-def _error(run: Any) -> APIError:
-    with pytest.raises(APIError) as caught:
-        run()
-    return caught.value
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +109,9 @@ def test_get_on_a_volatile_function_is_405_pgrst101(rest: Rest, fixture_db: dict
     # PostgREST: a VOLATILE function (the default) allows only POST; journal_note writes
     client = rest.client()
     with answers(client) as seen:
-        error = _error(lambda: client.rpc("journal_note", {"p_note": "x"}, get=True).execute())
+        error = caught_error(
+            lambda: client.rpc("journal_note", {"p_note": "x"}, get=True).execute()
+        )
     assert seen[-1].status_code == 405 and error.code == "PGRST101"
     assert seen[-1].headers["allow"] == "OPTIONS,POST"
     with psycopg.connect(fixture_db["conninfo"]) as conn:
@@ -254,7 +241,9 @@ def test_one_object_of_a_set(rest: Rest) -> None:
 
 
 def test_filters_on_a_scalar_function_are_refused_not_dropped(rest: Rest) -> None:
-    error = _error(lambda: rest.client().rpc("add_numbers", {"a": 1, "b": 2}).eq("x", 1).execute())
+    error = caught_error(
+        lambda: rest.client().rpc("add_numbers", {"a": 1, "b": 2}).eq("x", 1).execute()
+    )
     assert error.code == "PGRST100"
 
 
@@ -282,7 +271,9 @@ def test_procedure_without_out_values_answers_204(rest: Rest, fixture_db: dict[s
 def test_procedure_refuses_get(rest: Rest) -> None:
     client = rest.client()
     with answers(client) as seen:
-        error = _error(lambda: client.rpc("order_stats", {"p_status": "new"}, get=True).execute())
+        error = caught_error(
+            lambda: client.rpc("order_stats", {"p_status": "new"}, get=True).execute()
+        )
     assert error.code == "PGRST101" and seen[-1].status_code == 405
     assert seen[-1].headers["allow"] == "OPTIONS,POST"
 
@@ -293,25 +284,25 @@ def test_procedure_refuses_get(rest: Rest) -> None:
 def test_unknown_function_is_404_pgrst202(rest: Rest) -> None:
     client = rest.client()
     with answers(client) as seen:
-        error = _error(lambda: client.rpc("no_such_fn", {"a": 1}).execute())
+        error = caught_error(lambda: client.rpc("no_such_fn", {"a": 1}).execute())
     assert error.code == "PGRST202" and seen[-1].status_code == 404
     assert "no_such_fn" in (error.message or "")
 
 
 def test_unknown_argument_is_404_pgrst202(rest: Rest) -> None:
-    error = _error(lambda: rest.client().rpc("add_numbers", {"a": 1, "nope": 2}).execute())
+    error = caught_error(lambda: rest.client().rpc("add_numbers", {"a": 1, "nope": 2}).execute())
     assert error.code == "PGRST202"
 
 
 def test_bad_argument_value_is_400_naming_it(rest: Rest) -> None:
     client = rest.client()
     with answers(client) as seen:
-        error = _error(lambda: client.rpc("add_numbers", {"a": "abc", "b": 1}).execute())
+        error = caught_error(lambda: client.rpc("add_numbers", {"a": "abc", "b": 1}).execute())
     assert seen[-1].status_code == 400 and "'a'" in (error.message or "")
 
 
 def test_raise_exception_keeps_its_message_and_hint(rest: Rest) -> None:
-    error = _error(lambda: rest.client().rpc("fail_with", {"p_message": "Too big"}).execute())
+    error = caught_error(lambda: rest.client().rpc("fail_with", {"p_message": "Too big"}).execute())
     assert error.code == "P0001" and error.message == "Too big"
     assert error.hint == "Try a smaller order."
 
@@ -319,7 +310,7 @@ def test_raise_exception_keeps_its_message_and_hint(rest: Rest) -> None:
 def test_division_by_zero_is_a_database_error_not_500(rest: Rest) -> None:
     client = rest.client()
     with answers(client) as seen:
-        error = _error(lambda: client.rpc("divide", {"p_a": 1, "p_b": 0}).execute())
+        error = caught_error(lambda: client.rpc("divide", {"p_a": 1, "p_b": 0}).execute())
     assert error.code == "22012" and seen[-1].status_code == 400
 
 
@@ -346,10 +337,12 @@ def test_role_grants_apply_as_on_api_v2(caller: SyncPostgrestClient) -> None:
 def test_role_without_the_grant_is_refused(caller: SyncPostgrestClient, rest: Rest) -> None:
     # as on `/api/v2`: a caller with only an app key, refused, is told to authenticate (401)
     with answers(caller) as seen:
-        error = _error(lambda: caller.rpc("add_numbers", {"a": 1, "b": 1}).execute())  # POST
+        error = caught_error(lambda: caller.rpc("add_numbers", {"a": 1, "b": 1}).execute())  # POST
     assert seen[-1].status_code == 401 and error.code == "PGRST301"
     for fn, args in (("greet", {"p_name": "x"}), ("journal_clear", {})):  # a function, a proc
-        assert _error(lambda fn=fn, args=args: caller.rpc(fn, args).execute()).code == "PGRST301"
+        assert (
+            caught_error(lambda fn=fn, args=args: caller.rpc(fn, args).execute()).code == "PGRST301"
+        )
     reader = rest.app_client()  # the module's other app: tables only
-    error = _error(lambda: reader.rpc("add_numbers", {"a": 1, "b": 1}).execute())
+    error = caught_error(lambda: reader.rpc("add_numbers", {"a": 1, "b": 1}).execute())
     assert error.code == "PGRST301"

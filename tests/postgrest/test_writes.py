@@ -6,18 +6,17 @@ role's row filter."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any, cast
 
 import httpx
 import psycopg
 import pytest
-from postgrest import APIError, SyncPostgrestClient
+from postgrest import SyncPostgrestClient
 from postgrest.types import CountMethod, ReturnMethod
 
 from tests.conftest import SEED_SQL
-from tests.postgrest.conftest import Rest, _ok, settle
+from tests.postgrest.conftest import Rest, _ok, answers, caught_error, settle
 
 pytestmark = pytest.mark.slow
 HEADERS_ONLY = cast(ReturnMethod, "headers-only")  # the client's enum lacks it; it sends any
@@ -47,20 +46,6 @@ def _client(rest: Rest, **headers: str) -> Any:
 
 def _app(rest: Rest) -> Any:
     return rest.app_client()
-
-
-@contextmanager
-def answers(client: SyncPostgrestClient) -> Iterator[list[httpx.Response]]:
-    """The HTTP answers the client receives (status and headers the client does not expose)."""
-    seen: list[httpx.Response] = []
-    client.session.event_hooks["response"].append(seen.append)
-    yield seen
-
-
-def _error(run: Any) -> APIError:
-    with pytest.raises(APIError) as caught:
-        run()
-    return caught.value
 
 
 def _post(rest: Rest, table: str, body: bytes, **headers: str) -> httpx.Response:
@@ -207,7 +192,7 @@ def test_upsert_on_a_unique_column_ignoring_duplicates(rest: Rest, db: Any) -> N
 
 
 def test_upsert_on_an_unknown_column_is_pgrst204(rest: Rest) -> None:
-    error = _error(
+    error = caught_error(
         lambda: _client(rest).from_("customers").upsert({"name": "x"}, on_conflict="nope").execute()
     )
     assert error.code == "PGRST204" and "nope" in (error.message or "")
@@ -258,7 +243,9 @@ def test_delete_without_filters_deletes_every_row(rest: Rest, db: Any) -> None:
 def test_max_affected_with_strict_handling_refuses_and_writes_nothing(rest: Rest, db: Any) -> None:
     client = _client(rest)
     with answers(client) as seen:
-        error = _error(lambda: client.from_("todo").delete().gt("id", 1).max_affected(2).execute())
+        error = caught_error(
+            lambda: client.from_("todo").delete().gt("id", 1).max_affected(2).execute()
+        )
     assert error.code == "PGRST124" and seen[-1].status_code == 400
     assert "4" in str(error.details)
     assert _rows(db, "SELECT count(*) FROM todo") == [(5,)]
@@ -281,27 +268,27 @@ def test_tx_rollback_answers_as_if_committed_and_writes_nothing(rest: Rest, db: 
 def test_unique_violation_is_409_23505(rest: Rest) -> None:
     client = _client(rest)
     with answers(client) as seen:
-        error = _error(lambda: client.from_("customers").insert({"name": "Acme"}).execute())
+        error = caught_error(lambda: client.from_("customers").insert({"name": "Acme"}).execute())
     assert error.code == "23505" and seen[-1].status_code == 409
 
 
 def test_foreign_key_violation_is_409_23503(rest: Rest) -> None:
     client = _client(rest)
     with answers(client) as seen:
-        error = _error(lambda: client.from_("orders").insert({"customer_id": 99}).execute())
+        error = caught_error(lambda: client.from_("orders").insert({"customer_id": 99}).execute())
     assert error.code == "23503" and seen[-1].status_code == 409
 
 
 def test_not_null_violation_is_400_23502(rest: Rest) -> None:
     client = _client(rest)
     with answers(client) as seen:
-        error = _error(lambda: client.from_("customers").insert({"email": "x@y.z"}).execute())
+        error = caught_error(lambda: client.from_("customers").insert({"email": "x@y.z"}).execute())
     assert error.code == "23502" and seen[-1].status_code == 400
 
 
 def test_failed_bulk_insert_writes_nothing(rest: Rest, db: Any) -> None:
     rows = [{"name": "Fresh"}, {"name": "Acme"}]
-    error = _error(lambda: _client(rest).from_("customers").insert(rows).execute())
+    error = caught_error(lambda: _client(rest).from_("customers").insert(rows).execute())
     assert error.code == "23505"
     assert _rows(db, "SELECT count(*) FROM customers") == [(3,)]
 
@@ -314,7 +301,7 @@ def test_bad_json_is_400_pgrst102(rest: Rest) -> None:
 def test_unknown_column_is_400_pgrst204(rest: Rest) -> None:
     client = _client(rest)
     with answers(client) as seen:
-        error = _error(lambda: client.from_("customers").insert({"nope": 1}).execute())
+        error = caught_error(lambda: client.from_("customers").insert({"nope": 1}).execute())
     assert error.code == "PGRST204" and seen[-1].status_code == 400
     assert error.message == "Could not find the 'nope' column of 'customers' in the schema cache"
 
@@ -322,7 +309,7 @@ def test_unknown_column_is_400_pgrst204(rest: Rest) -> None:
 def test_bad_value_is_400_not_500(rest: Rest) -> None:
     client = _client(rest)
     with answers(client) as seen:
-        error = _error(
+        error = caught_error(
             lambda: client.from_("orders").update({"total": "lots"}).eq("id", 1).execute()
         )
     assert error.code == "22P02" and seen[-1].status_code == 400
@@ -334,7 +321,7 @@ def test_bad_value_is_400_not_500(rest: Rest) -> None:
 def test_a_role_without_the_verb_is_refused(rest: Rest, db: Any) -> None:
     client = _app(rest)  # the reader role may only GET orders
     with answers(client) as seen:
-        _error(lambda: client.from_("orders").delete().eq("id", 1).execute())
+        caught_error(lambda: client.from_("orders").delete().eq("id", 1).execute())
     assert seen[-1].status_code == 401  # no user signed in: sign in (403 for a signed-in user)
     assert _rows(db, "SELECT count(*) FROM orders") == [(4,)]
 
@@ -410,10 +397,10 @@ def test_row_filter_refuses_a_row_outside_it(rest: Rest, writer_key: str, db: An
     client = _writer(rest, writer_key)
     rows = [{"name": "Ok", "country": "US"}, {"name": "Out", "country": "FR"}]
     with answers(client) as seen:
-        error = _error(lambda: client.from_("customers").insert(rows).execute())
+        error = caught_error(lambda: client.from_("customers").insert(rows).execute())
     assert seen[-1].status_code == 403 and error.code == "42501"
     assert _rows(db, "SELECT count(*) FROM customers") == [(3,)]  # all or nothing
-    moved = _error(
+    moved = caught_error(
         lambda: client.from_("customers").update({"country": "FR"}).eq("id", 1).execute()
     )
     assert moved.code == "42501"
@@ -428,7 +415,7 @@ def test_single_object_answer_of_a_write(rest: Rest, db: Any) -> None:
     row = client.from_("todo").update({"complete": True}).eq("id", 3).single().execute().data
     assert row["id"] == 3 and row["complete"] is True
     with answers(client) as seen:
-        error = _error(
+        error = caught_error(
             lambda: client.from_("todo").update({"complete": True}).gt("id", 3).single().execute()
         )
     assert error.code == "PGRST116" and seen[-1].status_code == 406
@@ -438,7 +425,7 @@ def test_single_object_answer_of_a_write(rest: Rest, db: Any) -> None:
 def test_on_conflict_needs_a_unique_constraint(rest: Rest) -> None:
     client = _client(rest)
     with answers(client) as seen:
-        error = _error(
+        error = caught_error(
             lambda: client.from_("customers").upsert({"name": "Z"}, on_conflict="email").execute()
         )
     assert error.code == "42P10" and seen[-1].status_code == 400
@@ -446,7 +433,7 @@ def test_on_conflict_needs_a_unique_constraint(rest: Rest) -> None:
 
 def test_strict_handling_refuses_unknown_preferences(rest: Rest, db: Any) -> None:
     client = _client(rest, Prefer="handling=strict, return=minimal, frobnicate")
-    error = _error(lambda: client.from_("todo").delete().eq("id", 1).execute())
+    error = caught_error(lambda: client.from_("todo").delete().eq("id", 1).execute())
     assert error.code == "PGRST122" and "frobnicate" in str(error.details)
     assert _rows(db, "SELECT count(*) FROM todo") == [(5,)]
 
@@ -475,7 +462,7 @@ def test_views_are_written_when_postgresql_can(rest: Rest, db: Any) -> None:
     assert data[0]["total"] == 500
     assert _rows(db, "SELECT customer_id FROM orders WHERE total = 500") == [(2,)]
     with answers(client) as seen:
-        _error(lambda: client.from_("order_totals").insert({"customer_id": 1}).execute())
+        caught_error(lambda: client.from_("order_totals").insert({"customer_id": 1}).execute())
     assert 400 <= seen[-1].status_code < 500  # PostgreSQL cannot write through a GROUP BY
 
 
@@ -484,7 +471,7 @@ def test_an_upsert_that_merges_needs_patch_too(rest: Rest, writer_key: str, db: 
     data = client.from_("orders").insert({"total": 7}).execute().data  # POST alone: fine
     assert data[0]["total"] == 7
     with answers(client) as seen:
-        _error(lambda: client.from_("orders").upsert({"id": 1, "total": 8}).execute())
+        caught_error(lambda: client.from_("orders").upsert({"id": 1, "total": 8}).execute())
     assert seen[-1].status_code == 401  # no PATCH on orders (no user signed in: 401)
     assert _rows(db, "SELECT total FROM orders WHERE id = 1") == [(Decimal("99.50"),)]
     ignored = client.from_("orders").upsert({"id": 1, "total": 8}, ignore_duplicates=True).execute()

@@ -13,19 +13,30 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+import orjson
+
 from core.responses import ApiResponse, server_timing
-from services.execution.pgrst_writes import WriteOutcome, first_key, rows_json
+from services.catalog.schema_cache import Table
 from services.plan.pgrst_write import PgrstWrite
 
 
-def location(outcome: WriteOutcome) -> str | None:
+def _first_key(rows: list[str]) -> dict[str, Any]:
+    """The primary key of the first row written (each row's text is its key without
+    `return=representation`)."""
+    if not rows:
+        return {}
+    found = orjson.loads(rows[0])
+    return found if isinstance(found, dict) else {}
+
+
+def location(rows: list[str], table: Table) -> str | None:
     """`/<table>?<pk>=eq.<value>` of the one row written, when its table has a primary key."""
-    keys = outcome.table.primary_key
-    found = first_key(outcome)
-    if len(outcome.rows) != 1 or not keys or any(k not in found for k in keys):
+    keys = table.primary_key
+    found = _first_key(rows)
+    if len(rows) != 1 or not keys or any(k not in found for k in keys):
         return None
     pairs = "&".join(f"{quote(k)}=eq.{quote(_text(found[k]), safe='')}" for k in keys)
-    return f"/{quote(outcome.table.db_name)}?{pairs}"  # the profile names the schema
+    return f"/{quote(table.db_name)}?{pairs}"  # the profile names the schema
 
 
 def _text(value: Any) -> str:
@@ -42,7 +53,8 @@ def _content_range(method: str, rows: int, counted: bool) -> str:
 
 
 def respond_write(
-    outcome: WriteOutcome,
+    rows: list[str],
+    table: Table,
     plan: PgrstWrite,
     *,
     method: str,
@@ -51,19 +63,19 @@ def respond_write(
     extra_headers: dict[str, str],
 ) -> ApiResponse:
     if plan.returning == "representation":
-        body = rows_json(outcome)
-        if singular:  # exactly one row: run_pgrst_write made sure of it
-            body = outcome.rows[0].encode()
+        body = b"[" + b",".join(r.encode() for r in rows) + b"]"
+        if singular:  # exactly one row: the executor made sure of it (expect_one)
+            body = rows[0].encode()
         response = ApiResponse(body, 201 if method == "POST" else 200)
         media = "application/vnd.pgrst.object+json" if singular else "application/json"
         response["Content-Type"] = f"{media}; charset=utf-8"
     else:
         response = ApiResponse(b"", 201 if method == "POST" else 204)
         if method == "POST" and plan.returning == "headers-only":
-            found = location(outcome)
+            found = location(rows, table)
             if found is not None:
                 response["Location"] = found
-    response["Content-Range"] = _content_range(method, len(outcome.rows), plan.count)
+    response["Content-Range"] = _content_range(method, len(rows), plan.count)
     if plan.applied:
         response["Preference-Applied"] = ", ".join(plan.applied)
     response["Server-Timing"] = server_timing(timings)

@@ -3,7 +3,8 @@
 Reads are one statement in autocommit (PostgreSQL builds the JSON). Writes follow the batch
 semantics of spec §3.8: stop at the first failure keeping what was written (default),
 `continue`, or `rollback` (all or nothing); a single record is one autocommit statement, and a
-batch create (in any mode) goes in chunks through services/execution/bulk.py.
+batch create (in any mode) goes in chunks through services/execution/bulk.py. A write with
+WriteOptions (the PostgREST dialect's) runs in option_writes.py: one transaction, its options.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from services.db import executor
 from services.db.pgerrors import classify
 from services.execution.bulk import insert_batch
 from services.execution.nested import write_with_related
+from services.execution.option_writes import run_with_options
 from services.execution.write_related import with_keys, with_related
 from services.plan.bind_batch import BoundCreates
 from services.plan.types import BoundNode, BoundRead, BoundRecord, BoundWrite
@@ -287,9 +289,14 @@ def _single(live: LiveService, write: BoundWrite, row_filter: BoundNode | None) 
             return _apply(conn, write, write.records[0], row_filter)
 
 
-def run_write(live: LiveService, write: BoundWrite, row_filter: BoundNode | None = None) -> bytes:
+def run_write(
+    live: LiveService, write: BoundWrite, row_filter: BoundNode | None = None
+) -> bytes | list[str]:
     """POST/PUT/PATCH/DELETE on /_table/{t}[/{id}]: the response body bytes; with `related`,
-    the written records are read back with their related records (spec §3.6)."""
+    the written records are read back with their related records (spec §3.6). A write with
+    WriteOptions answers each changed row's JSON text (services/execution/option_writes.py)."""
+    if write.options is not None:
+        return run_with_options(live, write, row_filter)
     if write.related and write.action != "delete" and not write.as_list:
         wide = replace(write, returning=with_keys(write.table, write.returning, write.keys))
         body = _run_write(live, wide, row_filter)

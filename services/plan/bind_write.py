@@ -28,6 +28,7 @@ from services.plan.bind_nested import (
     split_related,
 )
 from services.plan.bind_read import RelatedGuard, bind_related
+from services.plan.bind_write_options import bind_with_options
 from services.plan.types import (
     BoundRecord,
     BoundWrite,
@@ -53,8 +54,11 @@ def bind_write(
 ) -> BoundWrite:
     """Resolve a TableWrite. Per-record validation failures are kept on the record, not raised,
     so batch semantics can report them at their index. Relationship keys in a record are
-    nested writes (bind_nested.py), each related table checked with `write_guard`."""
+    nested writes (bind_nested.py), each related table checked with `write_guard`. A plan
+    with WriteOptions binds in bind_write_options.py."""
     table = schema.table(plan.table)  # views: PostgreSQL decides whether they are updatable
+    if plan.options is not None:  # one request-wide write (the PostgREST dialect's)
+        return bind_with_options(plan, plan.options, table, write_guard)
     needs_keys = (
         plan.record_id is not None
         or plan.ids is not None

@@ -1,9 +1,11 @@
 """Stage 6 of the PostgREST dialect for writes: POST, PATCH and DELETE on a table -> PgrstWrite.
 
-A PgrstWrite is the shared TableWrite (table, action, records, filter) plus what PostgREST's
-headers and parameters ask of it: `columns`, `on_conflict`, `Prefer: resolution`, `return`,
-`missing`, `tx`, `count`, `max-affected` with `handling=strict`, and `select` for what a
-representation answers. Pure: no schema, no SQL. Bodies are JSON (an object or an array of
+A PgrstWrite is the shared TableWrite (table, action, records, filter) whose WriteOptions carry
+what PostgREST's headers and parameters ask of the write: `columns`, `on_conflict`,
+`Prefer: resolution`, `missing`, `tx`, `max-affected` with `handling=strict`, and `select` for
+what a representation answers; it keeps beside it only what shapes the answer (`return`,
+`count`, `Preference-Applied`). The shared stages bind, compile and run the TableWrite.
+Pure: no schema, no SQL. Bodies are JSON (an object or an array of
 objects) or CSV (`Content-Type: text/csv`: a header line, then one line per row; an empty field
 is NULL). Filters are read by the read parser (pgrst_parse.py), so PATCH and DELETE take the
 same grammar as GET.
@@ -21,7 +23,7 @@ from core.request_body import parse_json
 from services.plan.pgrst_errors import not_supported, syntax_error
 from services.plan.pgrst_parse import PgrstQuery, parse_pgrst_read
 from services.plan.pgrst_select import parse_select
-from services.plan.types import SelectItem, TableWrite, WriteAction
+from services.plan.types import Duplicates, SelectItem, TableWrite, WriteAction, WriteOptions
 
 Returning = Literal["minimal", "headers-only", "representation"]
 Resolution = Literal["merge-duplicates", "ignore-duplicates"]
@@ -30,7 +32,7 @@ _ACTIONS: dict[str, WriteAction] = {"POST": "create", "PATCH": "update", "DELETE
 _NOT_FILTERS = frozenset({"columns", "on_conflict", "select"})
 _LATER = frozenset({"order", "limit", "offset"})  # PostgREST's limited updates and deletes
 _RETURNS = ("minimal", "headers-only", "representation")
-_RESOLUTIONS = ("merge-duplicates", "ignore-duplicates")
+_RESOLUTIONS: dict[str, Duplicates] = {"merge-duplicates": "merge", "ignore-duplicates": "ignore"}
 _KNOWN_PREFERENCES = frozenset(
     {"return", "count", "resolution", "missing", "tx", "handling", "max-affected", "timezone"}
 )
@@ -50,19 +52,46 @@ class PgrstWriteQuery:
 
 @dataclass(frozen=True, slots=True)
 class PgrstWrite:
-    """A TableWrite and PostgREST's options for it; `applied` is `Preference-Applied`."""
+    """The shared TableWrite (its WriteOptions set) and how to answer it; `applied` is
+    `Preference-Applied`."""
 
     write: TableWrite
-    columns: tuple[str, ...] | None = None  # `columns=`: only these keys of each object
-    on_conflict: tuple[str, ...] | None = None
-    resolution: Resolution | None = None
     returning: Returning = "minimal"
-    select: tuple[SelectItem, ...] | None = None  # what a representation answers (None: *)
-    missing_default: bool = False
-    rollback: bool = False
     count: bool = False
-    max_affected: int | None = None  # only with handling=strict
     applied: tuple[str, ...] = ()
+
+    @property
+    def options(self) -> WriteOptions:
+        return self.write.options or WriteOptions()
+
+    @property
+    def columns(self) -> tuple[str, ...] | None:
+        return self.options.columns
+
+    @property
+    def on_conflict(self) -> tuple[str, ...] | None:
+        return self.options.on_conflict
+
+    @property
+    def resolution(self) -> Resolution | None:
+        duplicates = self.options.duplicates
+        return None if duplicates is None else f"{duplicates}-duplicates"  # type: ignore[return-value]
+
+    @property
+    def select(self) -> tuple[SelectItem, ...] | None:
+        return self.options.outputs
+
+    @property
+    def missing_default(self) -> bool:
+        return self.options.missing_default
+
+    @property
+    def rollback(self) -> bool:
+        return self.options.dry_run
+
+    @property
+    def max_affected(self) -> int | None:
+        return self.options.max_affected
 
 
 def invalid_body(message: str, details: str | None = None) -> BadRequest:
@@ -181,10 +210,10 @@ def parse_pgrst_write(query: PgrstWriteQuery) -> PgrstWrite:
     if prefer.get("return") in _RETURNS:
         returning = prefer["return"]  # type: ignore[assignment]
         applied.append(f"return={returning}")
-    resolution: Resolution | None = None
+    duplicates: Duplicates | None = None
     if action == "create" and prefer.get("resolution") in _RESOLUTIONS:
-        resolution = prefer["resolution"]  # type: ignore[assignment]
-        applied.append(f"resolution={resolution}")
+        duplicates = _RESOLUTIONS[prefer["resolution"]]
+        applied.append(f"resolution={prefer['resolution']}")
     missing_default = action != "delete" and prefer.get("missing") == "default"
     if missing_default:
         applied.append("missing=default")
@@ -210,16 +239,22 @@ def parse_pgrst_write(query: PgrstWriteQuery) -> PgrstWrite:
         if "max-affected" in prefer and action != "create":
             max_affected = _whole("max-affected", prefer["max-affected"])
             applied.append(f"max-affected={max_affected}")
-    return PgrstWrite(
-        write=TableWrite(table=query.table, action=action, records=tuple(rows), filter=where),
+    options = WriteOptions(
         columns=columns,
-        on_conflict=on_conflict,
-        resolution=resolution,
-        returning=returning,
-        select=select,
         missing_default=missing_default,
-        rollback=rollback,
-        count=count,
+        on_conflict=on_conflict,
+        duplicates=duplicates,
+        dry_run=rollback,
         max_affected=max_affected,
-        applied=tuple(applied),
+        represent=returning == "representation",
+        outputs=select,
     )
+    write = TableWrite(
+        table=query.table,
+        action=action,
+        records=tuple(rows),
+        filter=where,
+        mode="rollback",  # all or nothing
+        options=options,
+    )
+    return PgrstWrite(write=write, returning=returning, count=count, applied=tuple(applied))

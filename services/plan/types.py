@@ -23,6 +23,7 @@ WriteAction = Literal["create", "update", "delete"]
 AggregateFunction = Literal["sum", "count", "avg", "min", "max"]
 StreamFormat = Literal["ndjson", "csv"]
 NullsOrder = Literal["first", "last"]
+Duplicates = Literal["merge", "ignore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,25 @@ class TableWrite:
     related: tuple[RelatedRequest, ...] = ()  # a first entry "*" means all
     as_list: bool = False
     allow_related_delete: bool = False  # unlinked has_many children are deleted (spec §3.12)
+    options: WriteOptions | None = None  # request-wide semantics (the PostgREST dialect's)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOptions:
+    """A write taken as one request-wide statement per shape instead of record by record
+    (the PostgREST dialect): all or nothing, values parsed by PostgreSQL for their columns
+    (the rows travel as one JSON parameter), and these choices."""
+
+    strict: bool = True  # an unknown key is an error (PGRST204), not dropped
+    columns: tuple[str, ...] | None = None  # only these keys of each record are written
+    missing_default: bool = False  # a key a record leaves out takes its default (else NULL)
+    on_conflict: tuple[str, ...] | None = None  # the conflict target (None: the primary key)
+    duplicates: Duplicates | None = None  # ON CONFLICT DO UPDATE (merge) or DO NOTHING
+    dry_run: bool = False  # run, answer, then roll back
+    max_affected: int | None = None  # more rows changed: roll back and refuse (PGRST124)
+    expect_one: bool = False  # anything but exactly one row changed: roll back and refuse (406)
+    represent: bool = False  # answer the rows (`outputs`); else each row's primary key
+    outputs: tuple[SelectItem, ...] | None = None  # the rows' shape (None: every column)
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,6 +445,13 @@ class BoundWrite:
     as_list: bool = False
     related: tuple[BoundRelated, ...] = field(default=())
     allow_related_delete: bool = False
+    # a write with WriteOptions: the options, the columns given, the conflict target, the
+    # outputs of each row and the row filter an upsert's merge must satisfy (PATCH's)
+    options: WriteOptions | None = None
+    given: tuple[Column, ...] = ()
+    conflict: tuple[Column, ...] | None = None
+    outputs: tuple[BoundOutput, ...] = ()
+    merge_where: BoundNode | None = None
 
 
 # --- bound plans of the other resources -------------------------------------------------------

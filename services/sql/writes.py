@@ -1,5 +1,11 @@
 """Compile stage for writes: one record's INSERT, UPDATE, upsert or DELETE ... RETURNING, with the
 caller's row filter as a WHERE (what may be touched) and as a check on what is written. Pure.
+
+A write with WriteOptions (the PostgREST dialect's) compiles to one statement per shape over
+many rows (`compile_rows_*`): the rows travel as one JSON parameter that PostgreSQL reads into
+the table's own row type (`json_populate_record[set]`), so each value is parsed by its column's
+input function; each RETURNING row is the outputs' JSON text, then (with a check) whether the
+row as written satisfies the role's row filter. Their texts are cached by shape too.
 """
 
 from __future__ import annotations
@@ -9,13 +15,15 @@ from typing import Any
 from psycopg import sql
 
 from services.catalog.schema_cache import Column, Table
-from services.plan.types import BoundNode
+from services.plan.types import BoundNode, BoundOutput
 from services.sql.cache import statements
 from services.sql.compile import Statement, names_of
 from services.sql.fragments import (
     checked_returning,
     ident,
     key_match,
+    output_list,
+    outputs_shape,
     qualified,
     record_json,
     where_expr,
@@ -205,3 +213,162 @@ def compile_link_exists(
         tbl=qualified(junction), t=_T, cond=cond
     )
     return Statement(query, params)
+
+
+# --- many rows of a write with WriteOptions ---------------------------------------------------
+
+_J = sql.Identifier("_j")
+
+
+def _outputs_returning(
+    outputs: tuple[BoundOutput, ...], check: BoundNode | None, params: list[Any]
+) -> sql.Composable:
+    shown = (
+        sql.SQL("(SELECT row_to_json(_x) FROM (SELECT {}) AS _x)::text").format(
+            sql.SQL(", ").join(output_list(outputs))
+        )
+        if outputs
+        else sql.SQL("'{}'::text")
+    )
+    if check is None:
+        return shown
+    return sql.SQL("{}, coalesce({}, false)").format(shown, where_expr(check, params))
+
+
+def compile_rows_insert(
+    table: Table,
+    columns: tuple[Column, ...],
+    rows_json: str,
+    outputs: tuple[BoundOutput, ...],
+    *,
+    conflict: tuple[Column, ...] | None = None,
+    merge: bool = False,
+    merge_where: BoundNode | None = None,
+    check: BoundNode | None = None,
+) -> Statement:
+    """INSERT the rows of a JSON array (only `columns`; others take their defaults), with
+    `ON CONFLICT (conflict) DO UPDATE` (merge; only rows `merge_where` admits) or `DO NOTHING`;
+    every row as written must satisfy `check`."""
+    params: list[Any] = [rows_json, *where_params(merge_where), *where_params(check)]
+    shape = (
+        "rows_insert",
+        id(table),
+        names_of(columns),
+        None if conflict is None else names_of(conflict),
+        merge,
+        outputs_shape(outputs),
+        where_shape(merge_where),
+        where_shape(check),
+    )
+
+    def build(p: list[Any]) -> sql.Composable:
+        return _compose_rows_insert(
+            table, columns, rows_json, outputs, conflict, merge, merge_where, check, p
+        )
+
+    return Statement(statements.text(shape, build, params, table), params)
+
+
+def _compose_rows_insert(
+    table: Table,
+    columns: tuple[Column, ...],
+    rows_json: str,
+    outputs: tuple[BoundOutput, ...],
+    conflict: tuple[Column, ...] | None,
+    merge: bool,
+    merge_where: BoundNode | None,
+    check: BoundNode | None,
+    params: list[Any],
+) -> sql.Composable:
+    params.append(rows_json)
+    names = sql.SQL(", ").join(ident(c.name) for c in columns)
+    query: sql.Composable = sql.SQL(
+        "INSERT INTO {tbl} AS {t} ({names})"
+        " SELECT {names} FROM json_populate_recordset(NULL::{tbl}, %s::json)"
+    ).format(tbl=qualified(table), t=_T, names=names)
+    if conflict is not None:
+        updates = [c for c in columns if c not in conflict]
+        action: sql.Composable = sql.SQL("DO NOTHING")
+        if merge and updates:
+            action = sql.SQL("DO UPDATE SET {}").format(
+                sql.SQL(", ").join(
+                    sql.SQL("{0} = EXCLUDED.{0}").format(ident(c.name)) for c in updates
+                )
+            )
+            if merge_where is not None:  # rows the caller may not update are left alone
+                action = sql.SQL("{} WHERE {}").format(action, where_expr(merge_where, params))
+        query = sql.SQL("{} ON CONFLICT ({}) {}").format(
+            query, sql.SQL(", ").join(ident(c.name) for c in conflict), action
+        )
+    return sql.SQL("{} RETURNING {}").format(query, _outputs_returning(outputs, check, params))
+
+
+def compile_rows_defaults(
+    table: Table, outputs: tuple[BoundOutput, ...], check: BoundNode | None = None
+) -> Statement:
+    """One row of defaults only (a record with no keys)."""
+    params: list[Any] = where_params(check)
+    shape = ("rows_defaults", id(table), outputs_shape(outputs), where_shape(check))
+
+    def build(p: list[Any]) -> sql.Composable:
+        return sql.SQL("INSERT INTO {} AS {} DEFAULT VALUES RETURNING {}").format(
+            qualified(table), _T, _outputs_returning(outputs, check, p)
+        )
+
+    return Statement(statements.text(shape, build, params, table), params)
+
+
+def compile_rows_update(
+    table: Table,
+    columns: tuple[Column, ...],
+    row_json: str,
+    outputs: tuple[BoundOutput, ...],
+    where: BoundNode | None,
+    check: BoundNode | None = None,
+) -> Statement:
+    """UPDATE every row `where` matches (all rows without it) to the JSON object's values."""
+    params: list[Any] = [row_json, *where_params(where), *where_params(check)]
+    shape = (
+        "rows_update",
+        id(table),
+        names_of(columns),
+        outputs_shape(outputs),
+        where_shape(where),
+        where_shape(check),
+    )
+
+    def build(p: list[Any]) -> sql.Composable:
+        p.append(row_json)
+        sets = sql.SQL(", ").join(
+            sql.SQL("{0} = {1}.{0}").format(ident(c.name), _J) for c in columns
+        )
+        cond = where_expr(where, p) if where is not None else sql.SQL("TRUE")
+        return sql.SQL(
+            "UPDATE {tbl} AS {t} SET {sets} FROM json_populate_record(NULL::{tbl}, %s::json)"
+            " AS {j} WHERE {cond} RETURNING {ret}"
+        ).format(
+            tbl=qualified(table),
+            t=_T,
+            sets=sets,
+            j=_J,
+            cond=cond,
+            ret=_outputs_returning(outputs, check, p),
+        )
+
+    return Statement(statements.text(shape, build, params, table), params)
+
+
+def compile_rows_delete(
+    table: Table, outputs: tuple[BoundOutput, ...], where: BoundNode | None
+) -> Statement:
+    """DELETE every row `where` matches (all rows without it), RETURNING each one's outputs."""
+    params: list[Any] = where_params(where)
+    shape = ("rows_delete", id(table), outputs_shape(outputs), where_shape(where))
+
+    def build(p: list[Any]) -> sql.Composable:
+        cond = where_expr(where, p) if where is not None else sql.SQL("TRUE")
+        return sql.SQL("DELETE FROM {} AS {} WHERE {} RETURNING {}").format(
+            qualified(table), _T, cond, _outputs_returning(outputs, None, p)
+        )
+
+    return Statement(statements.text(shape, build, params, table), params)

@@ -121,10 +121,14 @@ def read_pgrst(request: RequestLike, service: str, table: str) -> PgrstRequest:
     start, end = _range(meta.get("HTTP_RANGE", ""))
     count = _prefers_count(meta.get("HTTP_PREFER", ""))
     # the data cache keys a read by its query: a column filtered twice, and the headers that
-    # shape the read, take part too
-    keyed: dict[str, str] = {}
+    # shape the read, take part too; so does the dialect, as `/api/v2` reads the same query
+    # text otherwise (`?select=*&id=eq.1` filters here, not there). Names are kept apart from
+    # the `/api/v2` options the key leaves out (a column may be named `method` or `refresh`),
+    # and values from the empty ones it leaves out.
+    keyed: dict[str, str] = {"@dialect": "pgrst"}
     for n, (key, value) in enumerate(pairs):
-        keyed[key if key not in keyed else f"{key}#{n}"] = value
+        name = f"q:{key}"
+        keyed[name if name not in keyed else f"{name}#{n}"] = f"={value}"
     if start is not None:
         keyed["@range"] = f"{start}-{'' if end is None else end}"
     if count:

@@ -30,6 +30,7 @@ from gateway.postgrest.rpc_respond import respond_rpc
 from rbac.db_roles import identity_for
 from services.catalog.routines import Routine, RoutineKind
 from services.db.db_identity import acting_as
+from services.execution import read_cache
 from services.execution.pgrst_rpc import RpcResult, run_call
 from services.plan.pgrst_rpc import (
     RpcQuery,
@@ -137,6 +138,10 @@ def handle_rpc(request: RequestLike, service: str, fn: str) -> Answer:
         )
     with acting_as(identity_for(principal, grant, live.config, req.verb, req.path)):
         routine, read, result = _call(live, query, overloads, clock)
+    if routine.kind == "function" and routine.volatility == "v" and live.config.cache_enabled:
+        # PostgREST clients write through VOLATILE functions: drop the service's cached reads
+        # (a procedure's call does so in run_call)
+        read_cache.invalidate_service(live.config.id)
     return respond_rpc(
         result,
         routine,

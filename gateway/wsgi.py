@@ -36,6 +36,7 @@ from core.environ_request import EnvironRequest  # noqa: E402
 from core.errors import PayloadTooLarge, render_error  # noqa: E402
 from core.responses import ApiResponse  # noqa: E402
 from gateway.middleware import is_data_path, serve_api  # noqa: E402
+from gateway.postgrest.errors import error_answer as rest_error  # noqa: E402
 
 
 def _buffer_chunked_body(environ: dict[str, Any]) -> bool:
@@ -54,19 +55,24 @@ def _buffer_chunked_body(environ: dict[str, Any]) -> bool:
     return True
 
 
-def _too_large(start_response: Callable[..., Any]) -> Iterable[bytes]:
+def _too_large(path: str, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """413 in the error body of the dialect the path speaks."""
     error = PayloadTooLarge(
         f"Request body is larger than the limit of {settings.GATEWAY_MAX_BODY_BYTES} bytes; "
         "send fewer records per request."
     )
+    if path.startswith("/rest/"):
+        answer = rest_error(error)
+        start_response("413 Request Entity Too Large", answer.header_list())
+        return [answer.content]
     start_response("413 Request Entity Too Large", [("Content-Type", "application/json")])
     return [render_error(error)]
 
 
 def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    if not _buffer_chunked_body(environ):
-        return _too_large(start_response)
     path = environ.get("PATH_INFO", "")
+    if not _buffer_chunked_body(environ):
+        return _too_large(path, start_response)
     if not is_data_path(path):
         return django_application(environ, start_response)
     response = serve_api(EnvironRequest(environ))

@@ -40,6 +40,10 @@ def _raw(api: Api, method: str, path: str, text: str) -> tuple[int, Any]:
         ("POST", "/api/v2/system/user", '{"resource": [{"email": %s}]}', "resource[0].email"),
         ("POST", "/api/v2/system/limit", '{"resource": [{"name": %s}]}', "resource[0].name"),
         ("PATCH", "/api/v2/system/role/{role}", '{"description": %s}', "description"),
+        ("PATCH", "/api/v2/system/role?ids={role}", '{"description": %s}', "description"),
+        ("POST", "/api/v2/system/lookup", '{"resource": [{"name": %s}]}', "resource[0].name"),
+        ("POST", "/api/v2/system/cors", '{"resource": [{"path": %s}]}', "resource[0].path"),
+        ("POST", "/api/v2/system/admin", '{"resource": [{"email": %s}]}', "resource[0].email"),
     ],
 )
 def test_a_lone_surrogate_is_refused_where_it_is(

@@ -109,3 +109,32 @@ def test_terminated_connections_are_never_handed_out(faults: Stand) -> None:
     assert all(a.status == 200 for a in answers), [
         (a.status, a.message) for a in answers if a.status != 200
     ][:5]
+
+
+def test_the_postgrest_dialect_answers_an_outage_in_its_own_body(faults: Stand) -> None:
+    """`/rest/` shares the executor, the breaker and the pools: a stopped database is a quick
+    503 in PostgREST's error body with Retry-After, the other service keeps answering, and the
+    first reads after the restart succeed."""
+    faulty, steady = "/rest/faulty/items?id=eq.7", "/rest/steady/items?id=eq.7"
+    assert faults.read(faulty)[0] == 200
+    faults.pg.stop("fast")
+    try:
+        time.sleep(0.5)
+        started = time.monotonic()
+        status, body, headers = faults.read(faulty)
+        assert time.monotonic() - started < CLIENT_MAX
+        assert status == 503, body
+        assert set(body) == {"code", "details", "hint", "message"}, body
+        assert headers.get("retry-after") == "1"
+        status, body, _ = faults.gateway.call(
+            "POST", "/rest/faulty/items", {"id": 999, "name": "x"}, headers=faults.headers
+        )
+        assert status == 503 and "code" in body, body
+        assert faults.read(steady)[:2] == (200, [{"id": 7, "name": "item 7"}])
+    finally:
+        faults.pg.start()
+    deadline = time.monotonic() + 5
+    while faults.read(faulty)[0] != 200:
+        assert time.monotonic() < deadline, "the dialect did not recover after the restart"
+        time.sleep(0.1)
+    assert faults.read(faulty)[1] == [{"id": 7, "name": "item 7"}]

@@ -11,7 +11,7 @@ TYPED := core gateway services rbac apikeys limits audit lookups
 PYTEST_ARGS ?= -n 2
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser fmt lint test test-unit check run bench docker
+.PHONY: help install browser directory fmt lint test test-unit check run bench docker
 
 help:
 	@echo "make run        serve the demo (embedded PostgreSQL if none is reachable) on :8000"
@@ -51,11 +51,22 @@ browser:
 			"skipped (failed under CI). Install it with: sudo apt-get install chromium"; \
 	fi
 
+# The LDAP sign-in tests (tests/api/test_ldap_login.py) start Debian's slapd on a free port.
+directory:
+	@if command -v slapd >/dev/null || [ -x /usr/sbin/slapd ]; then :; \
+	elif [ "$$(id -u)" -eq 0 ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
+			--no-install-recommends slapd ldap-utils; \
+	else \
+		echo "directory: slapd is missing and we are not root; the LDAP sign-in tests will" \
+			"be skipped (failed under CI). Install it with: sudo apt-get install slapd ldap-utils"; \
+	fi
+
 # The @supabase/postgrest-js scenarios (tests/postgrest_js) install Node 22 with npm on first
 # use; without npm they are skipped (failed under CI).
 JS_CLIENT := $(shell if command -v npm >/dev/null || [ -n "$$CI" ]; then echo 1; else echo 0; fi)
 
-test: install browser lint
+test: install browser directory lint
 	GATEWAY_JS_CLIENT=$(JS_CLIENT) $(BIN)/pytest $(PYTEST_ARGS)
 
 test-unit: install

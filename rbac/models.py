@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from core.errors import BadRequest
 from rbac.row_filters import check_rule
+from services.fields import EncryptedTextField
 
 
 class UserManager(BaseUserManager["User"]):
@@ -59,6 +60,12 @@ class User(AbstractBaseUser, PermissionsMixin):
         max_length=128, blank=True, help_text="Hash of a pending password-reset code."
     )
     confirm_expires = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(
+        max_length=80,
+        blank=True,
+        help_text="Where the user signs in from: blank for a gateway password, "
+        "'ldap:<provider>' for a directory.",
+    )
 
     objects = UserManager()
 
@@ -194,3 +201,53 @@ class UserCustom(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user}: {self.name}"
+
+
+LDAP_TYPES = [("ldap", "LDAP"), ("adldap", "Active Directory")]
+
+
+class LdapProvider(models.Model):
+    """An LDAP or Active Directory server users sign in with (issue #15, item 2): DF's `ldap`
+    and `adldap` service types. Users are found by `user_filter` (search then bind, with
+    `bind_dn`) or bound directly as `<username><account_suffix>`; their groups map to a role
+    through `role_map` ([{"group": dn, "role_id": id}], first match) or `default_role`."""
+
+    name = models.CharField(max_length=40, unique=True)
+    label = models.CharField(max_length=80, blank=True)
+    description = models.TextField(blank=True)
+    type = models.CharField(max_length=16, choices=LDAP_TYPES, default="ldap")
+    is_active = models.BooleanField(default=True)
+    host = models.CharField(max_length=255)
+    port = models.PositiveIntegerField(default=389)
+    base_dn = models.CharField(max_length=512)
+    account_suffix = models.CharField(
+        max_length=255, blank=True, help_text="Direct bind as <username><suffix> (AD: @corp.com)."
+    )
+    user_filter = models.CharField(
+        max_length=512,
+        blank=True,
+        help_text="Search filter; {username} is replaced (escaped). Blank: the type's default.",
+    )
+    bind_dn = models.CharField(max_length=512, blank=True)
+    bind_password = EncryptedTextField(blank=True, default="")
+    use_tls = models.BooleanField(default=False, help_text="StartTLS after connecting.")
+    use_ssl = models.BooleanField(default=False, help_text="LDAPS (TLS from the start).")
+    timeout = models.PositiveIntegerField(default=5, help_text="seconds to connect and to read")
+    default_role = models.ForeignKey(
+        Role, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    role_map = models.JSONField(default=list, blank=True)
+    app_role_map = models.JSONField(
+        default=dict, blank=True, help_text='Per app: {"<app id>": [{"group", "role_id"}]}.'
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.label:
+            self.label = self.name
+        super().save(*args, **kwargs)

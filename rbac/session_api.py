@@ -31,8 +31,8 @@ from core.context import current as current_context
 from core.credentials import extract_credentials
 from core.errors import BadRequest, Forbidden, GatewayError, NotAuthenticated, NotFound
 from core.flags import as_bool
-from rbac import throttle
-from rbac.models import User
+from rbac import ldap_login, throttle
+from rbac.models import LdapProvider, User
 from rbac.policy import effective_role
 from rbac.sessions import forever_allowed, issue_token, refresh_token, revoke_token, verify_token
 from rbac.user_service import UserServiceView
@@ -117,9 +117,34 @@ class SessionView(UserServiceView):
             raise NotAuthenticated(NO_SESSION)
         return token
 
+    def _ldap_login(self, request: Request, data: dict[str, Any]) -> Any:
+        """`{"username"|"email", "password", "service"}`: sign in with an LDAP provider."""
+        name = str(data.get("service") or "").strip()
+        provider = LdapProvider.objects.filter(name=name, is_active=True).first()
+        if provider is None or self.for_admins:
+            raise BadRequest(f"Unknown or inactive login service '{name}'.")
+        username = str(data.get("username") or data.get("email") or "").strip()
+        if not username:
+            raise BadRequest("Login request is missing required username.")
+        if not data.get("password"):
+            raise BadRequest("Login request is missing required password.")
+        key, address = f"{provider.name}:{username.lower()}", client_address(request._request)
+        throttle.check(key, address)
+        try:
+            entry = ldap_login.verify(provider, username, str(data["password"]))
+            app = resolve(extract_credentials(request._request).api_key)
+            user = ldap_login.sign_in(provider, entry, app)
+        except NotAuthenticated:
+            throttle.failed(key, address)
+            raise
+        throttle.succeeded(key, address)
+        return user
+
     @extend_schema(request=LOGIN_BODY, responses={200: dict})
     def post(self, request: Request) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
+        if data.get("service"):
+            return self._session_for(request, data, self._ldap_login(request, data))
         email = str(data.get("email") or "").strip().lower()
         password = data.get("password")
         if not email:
@@ -132,8 +157,12 @@ class SessionView(UserServiceView):
         if user is None or not user.is_active or bool(user.is_staff) != self.for_admins:
             throttle.failed(email, address)
             raise NotAuthenticated(INVALID_CREDENTIALS)
-        role = self._role_for(request, user)
         throttle.succeeded(email, address)
+        return self._session_for(request, data, user)
+
+    def _session_for(self, request: Request, data: dict[str, Any], user: Any) -> Response:
+        """The session answer (spec §7.2) for a user who proved who they are."""
+        role = self._role_for(request, user)
         _note_login(request, user, role)
         user.last_login_date = timezone.now()
         User.objects.filter(pk=user.pk).update(last_login_date=user.last_login_date)
@@ -256,7 +285,10 @@ class EnvironmentView(APIView):
                     "allow_open_registration": settings.GATEWAY_OPEN_REGISTRATION,
                     "login_attribute": "email",
                     "oauth": [],
-                    "ldap": [],
+                    "ldap": [
+                        {"name": p.name, "label": p.label, "path": "user/session", "verb": "POST"}
+                        for p in LdapProvider.objects.filter(is_active=True)
+                    ],
                     "saml": [],
                 },
             }

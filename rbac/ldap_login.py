@@ -1,0 +1,229 @@
+"""Sign-in with an LDAP or Active Directory provider (issue #15, item 2), with ldap3.
+
+`verify()` checks a username and password against the directory and reads the entry (email,
+names, groups); `sign_in()` finds or creates the gateway user for it, links it to the provider
+and sets its role for the calling app. The session itself is the gateway's usual JWT.
+
+Failures are classified: an empty password is refused before any bind (no anonymous bind), a
+wrong password or unknown user is 401, and an unreachable or slow server is 503 (ldap3's
+connect and receive timeouts: never a hang).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from ldap3 import NONE, SUBTREE, Connection, Server, Tls
+from ldap3.core.exceptions import LDAPException, LDAPStartTLSError
+from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.dn import escape_rdn
+
+from core.errors import BadRequest, NotAuthenticated, ServiceUnavailable
+from rbac import catalog
+from rbac.models import LdapProvider, Role, User, UserAppRole
+
+log = logging.getLogger(__name__)
+
+INVALID_CREDENTIALS = "Invalid credentials supplied."
+ATTRIBUTES = ["mail", "cn", "givenName", "sn", "displayName", "memberOf", "userPrincipalName"]
+DEFAULT_FILTERS = {
+    "ldap": "(|(uid={username})(mail={username}))",
+    "adldap": "(|(sAMAccountName={username})(userPrincipalName={username})(mail={username}))",
+}
+
+
+@dataclass
+class Entry:
+    """What the directory says about a user who proved their password."""
+
+    dn: str
+    email: str
+    first_name: str = ""
+    last_name: str = ""
+    name: str = ""
+    groups: list[str] = field(default_factory=list)
+
+
+def _first(values: Any) -> str:
+    if isinstance(values, list):
+        return str(values[0]) if values else ""
+    return str(values or "")
+
+
+def _connection(provider: LdapProvider, user: str | None, password: str | None) -> Connection:
+    tls = Tls(validate=ssl.CERT_NONE) if provider.use_tls or provider.use_ssl else None
+    server = Server(
+        provider.host,
+        port=provider.port,
+        use_ssl=provider.use_ssl,
+        tls=tls,
+        get_info=NONE,
+        connect_timeout=provider.timeout,
+    )
+    return Connection(
+        server,
+        user=user,
+        password=password,
+        receive_timeout=provider.timeout,
+        raise_exceptions=False,
+        read_only=True,
+    )
+
+
+def _unreachable(provider: LdapProvider, exc: Exception) -> ServiceUnavailable:
+    kind = type(exc).__name__
+    if "timeout" in str(exc).lower() or "Timeout" in kind:
+        reason = f"it did not answer within {provider.timeout} seconds"
+    elif isinstance(exc, LDAPStartTLSError):
+        reason = "StartTLS failed"
+    else:
+        reason = "it cannot be reached"
+    log.warning("LDAP provider %s: %s (%s)", provider.name, reason, kind)
+    return ServiceUnavailable(
+        f"The directory of '{provider.name}' ({provider.host}:{provider.port}) is unavailable: "
+        f"{reason}. Try again later."
+    )
+
+
+def _bind(provider: LdapProvider, user: str, password: str) -> Connection | None:
+    """A bound connection, or None when the directory refuses the credentials."""
+    conn = _connection(provider, user, password)
+    try:
+        conn.open()
+        if provider.use_tls and not provider.use_ssl:
+            conn.start_tls()
+        if conn.bind():
+            return conn
+    except LDAPException as exc:
+        raise _unreachable(provider, exc) from None
+    conn.unbind()
+    return None
+
+
+def _groups(provider: LdapProvider, conn: Connection, dn: str, member_of: list[str]) -> list[str]:
+    groups = [str(g) for g in member_of]
+    if provider.type == "ldap":  # no memberOf overlay needed: groups naming the user
+        escaped = escape_filter_chars(dn)
+        conn.search(
+            provider.base_dn,
+            f"(|(member={escaped})(uniqueMember={escaped}))",
+            SUBTREE,
+            attributes=[],
+        )
+        groups += [str(e.entry_dn) for e in conn.entries]
+    return groups
+
+
+def verify(provider: LdapProvider, username: str, password: str) -> Entry:
+    """The directory entry of `username` once its `password` binds; 401 otherwise."""
+    if not password:
+        raise BadRequest("Login request is missing required password.")
+    template = provider.user_filter or DEFAULT_FILTERS[provider.type]
+    search = template.replace("{username}", escape_filter_chars(username))
+    try:
+        if provider.bind_dn:  # search with the service account, then bind as the user
+            service = _bind(provider, provider.bind_dn, str(provider.bind_password))
+            if service is None:
+                raise ServiceUnavailable(
+                    f"The directory of '{provider.name}' refused the provider's bind DN; "
+                    "check its bind_dn and bind_password."
+                )
+            service.search(provider.base_dn, search, SUBTREE, attributes=ATTRIBUTES)
+            found = list(service.entries)
+            service.unbind()
+            if len(found) != 1:
+                raise NotAuthenticated(INVALID_CREDENTIALS)
+            dn = str(found[0].entry_dn)
+            conn = _bind(provider, dn, password)
+        else:  # direct bind: AD's <username><account_suffix>, LDAP's uid=<username><suffix>
+            dn = username + provider.account_suffix
+            if provider.type == "ldap":
+                dn = (
+                    f"uid={escape_rdn(username)}{provider.account_suffix or ',' + provider.base_dn}"
+                )
+            conn = _bind(provider, dn, password)
+            found = []
+        if conn is None:
+            raise NotAuthenticated(INVALID_CREDENTIALS)
+        if not found:
+            conn.search(provider.base_dn, search, SUBTREE, attributes=ATTRIBUTES)
+            found = list(conn.entries)
+            if len(found) != 1:
+                conn.unbind()
+                raise NotAuthenticated(INVALID_CREDENTIALS)
+            dn = str(found[0].entry_dn)
+        attrs = found[0].entry_attributes_as_dict
+        groups = _groups(provider, conn, dn, attrs.get("memberOf", []))
+        conn.unbind()
+    except LDAPException as exc:
+        raise _unreachable(provider, exc) from None
+    email = _first(attrs.get("mail")) or _first(attrs.get("userPrincipalName"))
+    if not email and "@" in username:
+        email = username
+    if not email:
+        raise NotAuthenticated(
+            f"The directory entry of '{username}' has no email address; the gateway needs one."
+        )
+    return Entry(
+        dn=dn,
+        email=email.strip().lower(),
+        first_name=_first(attrs.get("givenName")),
+        last_name=_first(attrs.get("sn")),
+        name=_first(attrs.get("displayName")) or _first(attrs.get("cn")),
+        groups=groups,
+    )
+
+
+def _matches(group: str, wanted: str) -> bool:
+    group, wanted = group.strip().lower(), wanted.strip().lower()
+    if "=" in wanted:
+        return group == wanted
+    return group.split(",", 1)[0] in (wanted, f"cn={wanted}")
+
+
+def mapped_role(provider: LdapProvider, groups: list[str], app: Any) -> Role | None:
+    """The first mapping whose group the user is in (the app's own mappings first), else the
+    provider's default role."""
+    mappings: list[Any] = []
+    if app is not None and isinstance(provider.app_role_map, dict):
+        mappings += provider.app_role_map.get(str(app.id)) or []
+    mappings += provider.role_map if isinstance(provider.role_map, list) else []
+    for mapping in mappings:
+        if not isinstance(mapping, dict):
+            continue
+        wanted = str(mapping.get("group") or "")
+        if wanted and any(_matches(g, wanted) for g in groups):
+            return Role.objects.filter(pk=int(mapping.get("role_id") or 0)).first()
+    return provider.default_role
+
+
+def sign_in(provider: LdapProvider, entry: Entry, app: Any) -> User:
+    """The gateway user for `entry`: created on first sign-in, or linked by email."""
+    source = f"ldap:{provider.name}"
+    with transaction.atomic():
+        user = User.objects.select_for_update().filter(email__iexact=entry.email).first()
+        if user is None:
+            user = User(email=entry.email)
+            user.set_unusable_password()
+        elif user.is_staff or not user.is_active:
+            raise NotAuthenticated(INVALID_CREDENTIALS)
+        user.source = source
+        user.first_name = entry.first_name[:150] or user.first_name
+        user.last_name = entry.last_name[:150] or user.last_name
+        user.name = entry.name[:255] or user.name
+        user.save()
+        if app is not None:
+            role = mapped_role(provider, entry.groups, app)
+            if role is None:
+                UserAppRole.objects.filter(user=user, app_id=app.id).delete()
+            else:
+                UserAppRole.objects.update_or_create(
+                    user=user, app_id=app.id, defaults={"role": role}
+                )
+    # this request answers the new role: drop the snapshots now, not at the next metadata poll
+    catalog.clear_cache()
+    return user

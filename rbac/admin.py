@@ -9,14 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import Count, Field, QuerySet
 from django.http import HttpRequest
 
+from core.errors import GatewayError
 from core.verbs import VERB_BITS, mask_of, verb_names
-from rbac.models import Role, RoleServiceAccess, User, UserAppRole
+from rbac import ldap_login
+from rbac.models import LdapProvider, Role, RoleServiceAccess, User, UserAppRole
 
 SYSTEM_ADMIN = "System admin"
 
@@ -35,15 +37,16 @@ class UserAppRoleInline(admin.TabularInline):
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ("email",)
-    list_display = ("email", "name", "system_admin", "is_active")
+    list_display = ("email", "name", "system_admin", "is_active", "source")
     search_fields = ("email", "name")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Profile", {"fields": ("name", "first_name", "last_name")}),
+        ("Profile", {"fields": ("name", "first_name", "last_name", "source")}),
         ("Access", {"fields": ("is_active", "is_staff", "is_superuser")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
-    list_filter = ("is_staff", "is_active")
+    list_filter = ("is_staff", "is_active", "source")
+    readonly_fields = ("source",)
     filter_horizontal = ()
     inlines = (UserAppRoleInline,)
 
@@ -117,3 +120,67 @@ class RoleAdmin(admin.ModelAdmin):
     @admin.display(description="Access rules", ordering="_rules")
     def rule_count(self, obj: Any) -> int:
         return int(obj._rules)
+
+
+class LdapProviderForm(forms.ModelForm):
+    """An LDAP provider with a write-only bind password (as a service's password)."""
+
+    bind_password = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only: leave blank to keep the stored password.",
+    )
+    clear_bind_password = forms.BooleanField(required=False, label="Clear bind password")
+
+    class Meta:
+        model = LdapProvider
+        fields = (
+            "name",
+            "label",
+            "description",
+            "type",
+            "is_active",
+            "host",
+            "port",
+            "use_tls",
+            "use_ssl",
+            "timeout",
+            "base_dn",
+            "user_filter",
+            "account_suffix",
+            "bind_dn",
+            "bind_password",
+            "default_role",
+            "role_map",
+            "app_role_map",
+        )
+
+    def clean_bind_password(self) -> str:
+        entered: str = self.cleaned_data.get("bind_password") or ""
+        if not entered and self.instance.pk:
+            return str(self.instance.bind_password or "")
+        return entered
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        if cleaned.get("clear_bind_password"):
+            cleaned["bind_password"] = ""
+        return cleaned
+
+
+@admin.register(LdapProvider)
+class LdapProviderAdmin(admin.ModelAdmin):
+    form = LdapProviderForm
+    list_display = ("name", "label", "type", "host", "port", "is_active")
+    list_filter = ("type", "is_active")
+    search_fields = ("name", "label", "host")
+    actions = ("test_provider",)
+
+    @admin.action(description="Test: the server answers and the bind DN binds")
+    def test_provider(self, request: HttpRequest, queryset: QuerySet[LdapProvider]) -> None:
+        for provider in queryset:
+            try:
+                self.message_user(request, f"{provider.name}: {ldap_login.check(provider)}")
+            except GatewayError as exc:
+                self.message_user(request, f"{provider.name}: {exc.message}", messages.ERROR)

@@ -89,6 +89,13 @@ def _unreachable(provider: LdapProvider, exc: Exception) -> ServiceUnavailable:
     )
 
 
+def _refused(provider: LdapProvider) -> ServiceUnavailable:
+    return ServiceUnavailable(
+        f"The directory of '{provider.name}' refused the provider's bind DN; "
+        "check its bind_dn and bind_password."
+    )
+
+
 def _bind(provider: LdapProvider, user: str, password: str) -> Connection | None:
     """A bound connection, or None when the directory refuses the credentials."""
     conn = _connection(provider, user, password)
@@ -128,10 +135,7 @@ def verify(provider: LdapProvider, username: str, password: str) -> Entry:
         if provider.bind_dn:  # search with the service account, then bind as the user
             service = _bind(provider, provider.bind_dn, str(provider.bind_password))
             if service is None:
-                raise ServiceUnavailable(
-                    f"The directory of '{provider.name}' refused the provider's bind DN; "
-                    "check its bind_dn and bind_password."
-                )
+                raise _refused(provider)
             service.search(provider.base_dn, search, SUBTREE, attributes=ATTRIBUTES)
             found = list(service.entries)
             service.unbind()
@@ -227,3 +231,23 @@ def sign_in(provider: LdapProvider, entry: Entry, app: Any) -> User:
     # this request answers the new role: drop the snapshots now, not at the next metadata poll
     catalog.clear_cache()
     return user
+
+
+def check(provider: LdapProvider) -> str:
+    """The admin's "Test": the server answers and the bind DN binds (when one is set). The
+    answer says what worked; a failure raises the classified 503."""
+    if not provider.bind_dn:
+        conn = _connection(provider, None, None)
+        try:
+            conn.open()
+            if provider.use_tls and not provider.use_ssl:
+                conn.start_tls()
+        except LDAPException as exc:
+            raise _unreachable(provider, exc) from None
+        conn.unbind()
+        return f"{provider.host}:{provider.port} answers (no bind DN set: users bind directly)."
+    conn = _bind(provider, provider.bind_dn, str(provider.bind_password))
+    if conn is None:
+        raise _refused(provider)
+    conn.unbind()
+    return f"{provider.host}:{provider.port} answers and the bind DN binds."

@@ -229,3 +229,33 @@ def test_bind_password_is_encrypted_and_never_logged(
     ldap_login({"username": "alice", "password": "wrong", "service": "corp"})
     assert ldap_server.BIND_PASSWORD not in caplog.text
     assert ALICE_PASSWORD not in caplog.text
+
+
+def test_admin_page_masks_the_bind_password_and_tests_the_bind(
+    corp: SimpleNamespace, admin_user: Any
+) -> None:
+    staff = Client()
+    staff.force_login(admin_user)
+    url = f"/admin/rbac/ldapprovider/{corp.provider.pk}/change/"
+    page = staff.get(url).content.decode()
+    assert "Corporate directory" in page and ldap_server.BIND_PASSWORD not in page
+
+    def test_action() -> str:
+        response = staff.post(
+            "/admin/rbac/ldapprovider/",
+            {"action": "test_provider", "_selected_action": [corp.provider.pk]},
+            follow=True,
+        )
+        return response.content.decode()
+
+    assert "answers and the bind DN binds" in test_action()
+    corp.provider.bind_password = "wrong"
+    corp.provider.save()
+    assert "refused the provider&#x27;s bind DN" in test_action()
+    corp.slapd.stop()
+    try:
+        assert "cannot be reached" in test_action()
+    finally:
+        corp.slapd.start()
+    users = staff.get("/admin/rbac/user/").content.decode()
+    assert "source" in users.lower()

@@ -145,6 +145,7 @@ class LdapProviderForm(forms.ModelForm):
             "port",
             "use_tls",
             "use_ssl",
+            "tls_ca_file",
             "timeout",
             "base_dn",
             "user_filter",

@@ -55,7 +55,9 @@ def _first(values: Any) -> str:
 
 
 def _connection(provider: LdapProvider, user: str | None, password: str | None) -> Connection:
-    tls = Tls(validate=ssl.CERT_NONE) if provider.use_tls or provider.use_ssl else None
+    tls = None
+    if provider.use_tls or provider.use_ssl:  # the certificate and host name are verified
+        tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=provider.tls_ca_file or None)
     server = Server(
         provider.host,
         port=provider.port,
@@ -78,8 +80,8 @@ def _unreachable(provider: LdapProvider, exc: Exception) -> ServiceUnavailable:
     kind = type(exc).__name__
     if "timeout" in str(exc).lower() or "Timeout" in kind:
         reason = f"it did not answer within {provider.timeout} seconds"
-    elif isinstance(exc, LDAPStartTLSError):
-        reason = "StartTLS failed"
+    elif isinstance(exc, LDAPStartTLSError) or "certificate" in str(exc).lower():
+        reason = "the TLS handshake failed (is the server's certificate trusted?)"
     else:
         reason = "it cannot be reached"
     log.warning("LDAP provider %s: %s (%s)", provider.name, reason, kind)

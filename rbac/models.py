@@ -232,6 +232,12 @@ class LdapProvider(models.Model):
     bind_password = EncryptedTextField(blank=True, default="")
     use_tls = models.BooleanField(default=False, help_text="StartTLS after connecting.")
     use_ssl = models.BooleanField(default=False, help_text="LDAPS (TLS from the start).")
+    tls_ca_file = models.CharField(
+        max_length=1024,
+        blank=True,
+        help_text="A file holding the CA to verify the server's certificate against (blank: "
+        "the system's CAs). The certificate is always verified.",
+    )
     timeout = models.PositiveIntegerField(default=5, help_text="seconds to connect and to read")
     default_role = models.ForeignKey(
         Role, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -3,11 +3,13 @@
 `start_slapd()` writes a slapd.conf and a seed directory into a temporary folder, loads it
 with slapadd and starts slapd on a free local port in the foreground (`-d stats`, so start-up
 errors show); `stop()` ends it. Without slapd the tests skip, and fail under CI (`make test`
-installs it as root; see the Makefile's `slapd` target).
+installs it as root; see the Makefile's `directory` target). The server offers StartTLS with a
+self-signed certificate for 127.0.0.1 (`Slapd.ca_file`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import socket
@@ -15,9 +17,14 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 SUFFIX = "dc=example,dc=com"
 ROOT_DN = f"cn=admin,{SUFFIX}"
@@ -85,6 +92,36 @@ def _seed() -> str:
     return "\n\n".join(entries) + "\n"
 
 
+def _certificate(folder: Path) -> None:
+    """A self-signed certificate for 127.0.0.1 (cert.pem, which is its own CA) and its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+
+
 def _config(folder: Path) -> str:
     schema = "/etc/ldap/schema"
     return f"""include {schema}/core.schema
@@ -92,6 +129,8 @@ include {schema}/cosine.schema
 include {schema}/nis.schema
 include {schema}/inetorgperson.schema
 pidfile {folder}/slapd.pid
+TLSCertificateFile {folder}/cert.pem
+TLSCertificateKeyFile {folder}/key.pem
 modulepath /usr/lib/ldap
 moduleload back_mdb
 database mdb
@@ -110,6 +149,10 @@ class Slapd:
     port: int
     folder: Path
     process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def ca_file(self) -> str:
+        return str(self.folder / "cert.pem")
 
     @property
     def url(self) -> str:
@@ -148,6 +191,7 @@ def start_slapd() -> Slapd:
     require()
     folder = Path(tempfile.mkdtemp(prefix="slapd-"))
     (folder / "data").mkdir()
+    _certificate(folder)
     (folder / "slapd.conf").write_text(_config(folder))
     (folder / "seed.ldif").write_text(_seed())
     subprocess.run(  # noqa: S603

@@ -259,3 +259,17 @@ def test_admin_page_masks_the_bind_password_and_tests_the_bind(
         corp.slapd.start()
     users = staff.get("/admin/rbac/user/").content.decode()
     assert "source" in users.lower()
+
+
+def test_starttls_verifies_the_servers_certificate(corp: SimpleNamespace) -> None:
+    body = {"username": "alice", "password": ALICE_PASSWORD, "service": "corp"}
+    corp.provider.use_tls = True
+    corp.provider.save()
+    status, answer = ldap_login(body)  # self-signed: not trusted by the system's CAs
+    error = assert_error(status, answer, 503, "The directory of 'corp'", prefix=True)
+    assert "TLS handshake failed" in error["message"]
+    corp.provider.tls_ca_file = corp.slapd.ca_file
+    corp.provider.save()
+    status, answer = ldap_login(body)
+    assert status == 200 and answer["email"] == "alice@example.com", answer
+    assert "TLS established" in corp.slapd.log()

@@ -12,6 +12,7 @@ from django.utils import timezone
 from core.errors import BadRequest
 from rbac.row_filters import check_rule
 from services.fields import EncryptedTextField
+from services.models import validate_service_name
 
 
 class UserManager(BaseUserManager["User"]):
@@ -212,7 +213,7 @@ class LdapProvider(models.Model):
     `bind_dn`) or bound directly as `<username><account_suffix>`; their groups map to a role
     through `role_map` ([{"group": dn, "role_id": id}], first match) or `default_role`."""
 
-    name = models.CharField(max_length=40, unique=True)
+    name = models.CharField(max_length=40, unique=True, validators=[validate_service_name])
     label = models.CharField(max_length=80, blank=True)
     description = models.TextField(blank=True)
     type = models.CharField(max_length=16, choices=LDAP_TYPES, default="ldap")

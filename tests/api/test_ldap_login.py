@@ -273,3 +273,16 @@ def test_starttls_verifies_the_servers_certificate(corp: SimpleNamespace) -> Non
     status, answer = ldap_login(body)
     assert status == 200 and answer["email"] == "alice@example.com", answer
     assert "TLS established" in corp.slapd.log()
+
+
+def test_a_provider_has_no_data_api_and_a_service_like_name(
+    corp: SimpleNamespace, admin_token: str
+) -> None:
+    from django.core.exceptions import ValidationError
+
+    for path in ("/api/v2/corp", "/api/v2/corp/_table/users"):
+        status, body = client_for(token=admin_token).get(path)
+        assert status == 404, body
+    corp.provider.name = "Bad Name!"
+    with pytest.raises(ValidationError):
+        corp.provider.full_clean()

@@ -16,7 +16,7 @@ import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from ldap3 import NONE, SUBTREE, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPException, LDAPStartTLSError
 from ldap3.utils.conv import escape_filter_chars
@@ -77,10 +77,10 @@ def _connection(provider: LdapProvider, user: str | None, password: str | None) 
 
 
 def _unreachable(provider: LdapProvider, exc: Exception) -> ServiceUnavailable:
-    kind = type(exc).__name__
-    if "timeout" in str(exc).lower() or "Timeout" in kind:
+    kind, text = type(exc).__name__, str(exc).lower()
+    if isinstance(exc, TimeoutError) or "timed out" in text or "timeout" in text:
         reason = f"it did not answer within {provider.timeout} seconds"
-    elif isinstance(exc, LDAPStartTLSError) or "certificate" in str(exc).lower():
+    elif isinstance(exc, LDAPStartTLSError) or "certificate" in text:
         reason = "the TLS handshake failed (is the server's certificate trusted?)"
     else:
         reason = "it cannot be reached"
@@ -208,7 +208,15 @@ def mapped_role(provider: LdapProvider, groups: list[str], app: Any) -> Role | N
 
 
 def sign_in(provider: LdapProvider, entry: Entry, app: Any) -> User:
-    """The gateway user for `entry`: created on first sign-in, or linked by email."""
+    """The gateway user for `entry`: created on first sign-in, or linked by email. Two first
+    sign-ins at once: the one that loses the insert links the user the other created."""
+    try:
+        return _sign_in(provider, entry, app)
+    except IntegrityError:
+        return _sign_in(provider, entry, app)
+
+
+def _sign_in(provider: LdapProvider, entry: Entry, app: Any) -> User:
     source = f"ldap:{provider.name}"
     with transaction.atomic():
         user = User.objects.select_for_update().filter(email__iexact=entry.email).first()

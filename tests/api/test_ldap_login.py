@@ -286,3 +286,23 @@ def test_a_provider_has_no_data_api_and_a_service_like_name(
     corp.provider.name = "Bad Name!"
     with pytest.raises(ValidationError):
         corp.provider.full_clean()
+
+
+def test_a_server_that_never_answers_is_503_within_the_timeout(corp: SimpleNamespace) -> None:
+    import socket
+    import time
+
+    with socket.socket() as silent:  # accepts connections (backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        corp.provider.port = silent.getsockname()[1]
+        corp.provider.timeout = 1
+        corp.provider.save()
+        started = time.monotonic()
+        status, body = ldap_login(
+            {"username": "alice", "password": ALICE_PASSWORD, "service": "corp"}
+        )
+        elapsed = time.monotonic() - started
+    error = assert_error(status, body, 503, "The directory of 'corp'", prefix=True)
+    assert "did not answer within 1 seconds" in error["message"], error
+    assert elapsed < 5

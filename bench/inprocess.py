@@ -33,6 +33,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -164,6 +166,31 @@ def profile(
     return "\n".join(lines)
 
 
+@contextmanager
+def gateway_in_process(prefix: str) -> Iterator[tuple[WsgiApp, dict[str, str]]]:
+    """The gateway's WSGI application with bench/run.py's production settings over a throwaway
+    metadata directory, and an admin's headers; afterwards the inserted rows are removed and
+    the audit trail stored before its file goes."""
+    fixture.ensure_fixture(lambda line: print(line, file=sys.stderr))
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        env = gateway_env(workdir)
+        setup_gateway(env)
+        os.environ.update(env)
+        from gateway.wsgi import application
+
+        yield application, admin_headers()
+    finally:
+        with fixture.connect(fixture.DATABASE) as conn:
+            fixture.remove_inserted_rows(conn)
+        if "gateway.wsgi" in sys.modules:
+            from audit.recorder import recorder
+
+            recorder.stop()
+            recorder.flush()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--requests", type=int, default=3000, help="calls per workload and round")
@@ -175,15 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(
         ["python", "bench/inprocess.py", *(sys.argv[1:] if argv is None else argv)]
     )
-    fixture.ensure_fixture(lambda line: print(line, file=sys.stderr))
-    workdir = Path(tempfile.mkdtemp(prefix="gateway-inprocess-"))
-    try:
-        env = gateway_env(workdir)
-        setup_gateway(env)
-        os.environ.update(env)
-        from gateway.wsgi import application
-
-        headers = admin_headers()
+    with gateway_in_process("gateway-inprocess-") as (application, headers):
         workloads = [WORKLOADS[k] for k in args.workloads]
         results = measure(application, workloads, headers, args)
         profiled = (
@@ -191,15 +210,6 @@ def main(argv: list[str] | None = None) -> int:
             if args.profile
             else ""
         )
-    finally:
-        with fixture.connect(fixture.DATABASE) as conn:
-            fixture.remove_inserted_rows(conn)
-        if "gateway.wsgi" in sys.modules:  # store the audit trail before its file goes
-            from audit.recorder import recorder
-
-            recorder.stop()
-            recorder.flush()
-        shutil.rmtree(workdir, ignore_errors=True)
     print(f"command: `{command}`; Python {platform.python_version()}; {args.rounds} rounds")
     print()
     print("| workload | gateway CPU µs/request (median) | min | max |")

@@ -34,10 +34,8 @@ import os
 import platform
 import random
 import shlex
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,8 +48,14 @@ sys.path.insert(0, str(ROOT))
 
 from bench import fixture  # noqa: E402
 from bench.auth_overhead import WsgiApp, call  # noqa: E402
-from bench.inprocess import TURN, Workload, admin_headers, profile, run_turn  # noqa: E402
-from bench.run import SERVICE, TABLE_URL, gateway_env, setup_gateway  # noqa: E402
+from bench.inprocess import (  # noqa: E402
+    TURN,
+    Workload,
+    gateway_in_process,
+    profile,
+    run_turn,
+)
+from bench.run import SERVICE, TABLE_URL  # noqa: E402
 
 REST_URL = f"/rest/{SERVICE}/{fixture.TABLE}"
 OBJECT = "application/vnd.pgrst.object+json"
@@ -265,15 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(
         ["python", "bench/rest_overhead.py", *(sys.argv[1:] if argv is None else argv)]
     )
-    fixture.ensure_fixture(lambda line: print(line, file=sys.stderr))
-    workdir = Path(tempfile.mkdtemp(prefix="gateway-rest-overhead-"))
-    try:
-        env = gateway_env(workdir)
-        setup_gateway(env)
-        os.environ.update(env)
-        from gateway.wsgi import application
-
-        headers = admin_headers()
+    with gateway_in_process("gateway-rest-overhead-") as (application, headers):
         check(application, headers)
         variants = list(VARIANTS.values())
         random.seed(20261207)
@@ -285,13 +281,6 @@ def main(argv: list[str] | None = None) -> int:
             else ""
         )
         stages = stage_costs(headers, args.stages) if args.stages else ""
-    finally:
-        if "gateway.wsgi" in sys.modules:  # store the audit trail before its file goes
-            from audit.recorder import recorder
-
-            recorder.stop()
-            recorder.flush()
-        shutil.rmtree(workdir, ignore_errors=True)
     print(
         f"command: `{command}`; Python {platform.python_version()}; {args.rounds} rounds x "
         f"{max(1, args.requests // TURN) * TURN} requests per variant; load average "

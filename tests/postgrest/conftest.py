@@ -95,6 +95,38 @@ def settle() -> None:
     time.sleep(POLL_SECONDS * 1.5)
 
 
+def app_key(
+    server: GatewayServer, admin_token: str, name: str, access: list[dict[str, Any]]
+) -> str:
+    """A role with these access rules and an app whose default role it is: the app's key,
+    once every worker knows them."""
+    as_admin = {"X-DreamFactory-Session-Token": admin_token}
+    role = _ok(
+        server.call(
+            "POST",
+            "/api/v2/system/role?related=role_service_access_by_role_id",
+            {
+                "resource": [
+                    {"name": name, "is_active": True, "role_service_access_by_role_id": access}
+                ]
+            },
+            headers=as_admin,
+        ),
+        201,
+    )["resource"][0]
+    app = _ok(
+        server.call(
+            "POST",
+            "/api/v2/system/app?fields=*",
+            {"resource": [{"name": f"{name} app", "is_active": True, "role_id": role["id"]}]},
+            headers=as_admin,
+        ),
+        201,
+    )["resource"][0]
+    settle()
+    return str(app["api_key"])
+
+
 def _provision(server: GatewayServer, db: dict[str, Any]) -> Rest:
     token = _ok(server.call("POST", "/api/v2/system/admin/session", ADMIN))["session_token"]
     as_admin = {"X-DreamFactory-Session-Token": token}
@@ -140,30 +172,8 @@ def _provision(server: GatewayServer, db: dict[str, Any]) -> Rest:
             "requestor_mask": 1,
         },
     ]
-    role = _ok(
-        server.call(
-            "POST",
-            "/api/v2/system/role?related=role_service_access_by_role_id",
-            {
-                "resource": [
-                    {"name": "reader", "is_active": True, "role_service_access_by_role_id": access}
-                ]
-            },
-            headers=as_admin,
-        ),
-        201,
-    )["resource"][0]
-    app = _ok(
-        server.call(
-            "POST",
-            "/api/v2/system/app?fields=*",
-            {"resource": [{"name": "portal", "is_active": True, "role_id": role["id"]}]},
-            headers=as_admin,
-        ),
-        201,
-    )["resource"][0]
-    settle()
-    return Rest(server, "shop", token, app["api_key"])
+    api_key = app_key(server, token, "reader", access)
+    return Rest(server, "shop", token, api_key)
 
 
 @contextmanager

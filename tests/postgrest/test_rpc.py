@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from postgrest import CountMethod, SyncPostgrestClient
 
-from tests.postgrest.conftest import Rest, answers, caught_error, settle
+from tests.postgrest.conftest import Rest, answers, app_key, caught_error
 
 pytestmark = pytest.mark.slow
 
@@ -49,30 +49,8 @@ def caller(rest: Rest) -> SyncPostgrestClient:
             ("_proc/order_stats", 3),
         )
     ]
-    status, role, _ = server.call(
-        "POST",
-        "/api/v2/system/role?related=role_service_access_by_role_id",
-        {
-            "resource": [
-                {"name": "caller", "is_active": True, "role_service_access_by_role_id": access}
-            ]
-        },
-        headers=as_admin,
-    )
-    assert status == 201, role
-    status, app, _ = server.call(
-        "POST",
-        "/api/v2/system/app?fields=*",
-        {
-            "resource": [
-                {"name": "rpc-app", "is_active": True, "role_id": role["resource"][0]["id"]}
-            ]
-        },
-        headers=as_admin,
-    )
-    assert status == 201, app
-    settle()
-    return SyncPostgrestClient(rest.base_url, headers={"apikey": app["resource"][0]["api_key"]})
+    key = app_key(server, rest.admin_token, "caller", access)
+    return SyncPostgrestClient(rest.base_url, headers={"apikey": key})
 
 
 # --- arguments and results ------------------------------------------------------------------

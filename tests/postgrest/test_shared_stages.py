@@ -13,23 +13,29 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import pytest
-from postgrest import APIError, SyncPostgrestClient
+from postgrest import SyncPostgrestClient
 from postgrest.types import CountMethod
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from core.verbs import ALL_VERBS, GET
 from tests.conftest import FIXTURES, REDIS_URL, SEED_SQL, drop_redis_prefix, redis_caches
-from tests.postgrest.conftest import ADMIN, CREATE_ADMIN, POLL_SECONDS, _ok, settle
+from tests.postgrest.conftest import (
+    ADMIN,
+    CREATE_ADMIN,
+    POLL_SECONDS,
+    _ok,
+    answers,
+    caught_error,
+    settle,
+)
 from tests.servers import GatewayServer, granian_workers, manage
 
 pytestmark = pytest.mark.slow
@@ -78,20 +84,6 @@ class World:
 
     def v2(self, path: str, app: str, method: str = "GET") -> tuple[int, Any, Any]:
         return self.server.call(method, path, headers={"X-DreamFactory-Api-Key": self.keys[app]})
-
-
-@contextmanager
-def answers(client: SyncPostgrestClient) -> Iterator[list[httpx.Response]]:
-    """The HTTP answers the client receives (it does not expose status or headers)."""
-    seen: list[httpx.Response] = []
-    client.session.event_hooks["response"].append(seen.append)
-    yield seen
-
-
-def _error(run: Callable[[], Any]) -> APIError:
-    with pytest.raises(APIError) as caught:
-        run()
-    return caught.value
 
 
 def within(seconds: float, check: Callable[[], Any]) -> Any:
@@ -330,7 +322,7 @@ def test_a_limit_counts_rest_and_api_v2_calls_together_and_answers_429(world: Wo
     assert seen[-1].headers["X-RateLimit-Remaining"] == "0"
 
     with answers(client) as seen:
-        error = _error(lambda: client.from_("todo").select("id").execute())
+        error = caught_error(lambda: client.from_("todo").select("id").execute())
     response = seen[-1]
     assert response.status_code == 429
     assert set(response.json()) == {"code", "details", "hint", "message"}
@@ -462,7 +454,7 @@ def test_a_users_own_lookup_in_a_row_filter_applies_on_rest(world: World) -> Non
     assert rows == [{"name": "Acme", "email": "acme@example.com"}]
     anonymous_app = world.app("cshop", "own")  # the filter needs a user: 401, as on /api/v2
     with answers(anonymous_app) as seen:
-        _error(lambda: anonymous_app.from_("customers").select("name").execute())
+        caught_error(lambda: anonymous_app.from_("customers").select("name").execute())
     assert seen[-1].status_code == 401
     assert set(seen[-1].json()) == {"code", "details", "hint", "message"}
     assert world.v2("/api/v2/cshop/_table/customers", "own")[0] == 401
@@ -482,8 +474,8 @@ def test_each_rest_call_leaves_one_audit_event(world: World) -> None:
     us = world.app("cshop", "us")
     with answers(us) as seen:
         us.from_("customers").select("name").execute()
-        _error(lambda: us.from_("customers").select("nope").execute())
-        _error(lambda: us.from_("customers").insert({"name": "x"}).execute())
+        caught_error(lambda: us.from_("customers").select("nope").execute())
+        caught_error(lambda: us.from_("customers").insert({"name": "x"}).execute())
     expected = [
         ("GET", "_table/customers", 200),
         ("GET", "_table/customers", 400),
@@ -546,7 +538,9 @@ def test_metrics_count_rest_requests(world: World) -> None:
     client = world.admin("cshop")
     for _ in range(3):  # one object asked for, none found: 406, an answer only this test gets
         with answers(client) as seen:
-            _error(lambda: client.from_("orders").select("id").eq("id", -1).single().execute())
+            caught_error(
+                lambda: client.from_("orders").select("id").eq("id", -1).single().execute()
+            )
         assert seen[-1].status_code == 406
     assert within(5, lambda: _sample(world, REQUESTS, service="cshop", verb="GET", status=406) == 3)
 
@@ -602,12 +596,12 @@ def test_with_database_roles_each_users_cached_reads_are_their_own(world: World)
 def test_a_table_the_database_role_may_not_read_is_postgrests_42501(world: World) -> None:
     acme = world.app("rshop", "notes", "acme@example.com")
     with answers(acme) as seen:
-        error = _error(lambda: acme.from_("todo").select("id").execute())
+        error = caught_error(lambda: acme.from_("todo").select("id").execute())
     assert seen[-1].status_code == 403
     assert error.code == "42501"
     assert "permission denied" in str(error.message)
     with answers(acme) as seen:
-        error = _error(lambda: acme.from_("todo").insert({"name": "no"}).execute())
+        error = caught_error(lambda: acme.from_("todo").insert({"name": "no"}).execute())
     assert (seen[-1].status_code, error.code) == (403, "42501")
 
 
@@ -617,7 +611,7 @@ def test_rest_writes_are_checked_by_the_policy(world: World, own_db: dict[str, A
     written: Any = made.execute().data
     assert written[0]["body"] == "mine"
     with answers(acme) as seen:
-        error = _error(
+        error = caught_error(
             lambda: (
                 acme.from_("notes")
                 .insert({"owner_email": "globex@example.com", "body": "forged"})
@@ -648,7 +642,7 @@ def test_rest_rpc_runs_as_the_database_role_with_the_users_claims(world: World) 
     assert as_admin["claims"] is None and as_admin["notes"] >= 2
     assert as_admin["user"] != world.db_role
     with answers(globex) as seen_answers:  # the function reads a table the role may not read
-        error = _error(lambda: globex.rpc("shared_stages_todo_count", {}).execute())
+        error = caught_error(lambda: globex.rpc("shared_stages_todo_count", {}).execute())
     assert (seen_answers[-1].status_code, error.code) == (403, "42501")
 
 
@@ -660,7 +654,7 @@ def test_a_role_without_a_database_role_is_refused_on_such_a_service(world: Worl
         lambda: client.rpc("shared_stages_whoami", {}).execute(),
     ):
         with answers(client) as seen:
-            error = _error(run)
+            error = caught_error(run)
         assert seen[-1].status_code == 403
         assert set(seen[-1].json()) == {"code", "details", "hint", "message"}
         assert "has no database role" in str(error.message)

@@ -16,7 +16,7 @@ from postgrest import SyncPostgrestClient
 from postgrest.types import CountMethod, ReturnMethod
 
 from tests.conftest import SEED_SQL
-from tests.postgrest.conftest import Rest, _ok, answers, caught_error, settle
+from tests.postgrest.conftest import Rest, _ok, answers, app_key, caught_error
 
 pytestmark = pytest.mark.slow
 HEADERS_ONLY = cast(ReturnMethod, "headers-only")  # the client's enum lacks it; it sends any
@@ -351,30 +351,7 @@ def writer_key(rest: Rest) -> str:
             "requestor_mask": 1,
         },
     ]
-    role = _ok(
-        rest.server.call(
-            "POST",
-            "/api/v2/system/role?related=role_service_access_by_role_id",
-            {
-                "resource": [
-                    {"name": "writer", "is_active": True, "role_service_access_by_role_id": access}
-                ]
-            },
-            headers=as_admin,
-        ),
-        201,
-    )["resource"][0]
-    app = _ok(
-        rest.server.call(
-            "POST",
-            "/api/v2/system/app?fields=*",
-            {"resource": [{"name": "writer", "is_active": True, "role_id": role["id"]}]},
-            headers=as_admin,
-        ),
-        201,
-    )["resource"][0]
-    settle()
-    return str(app["api_key"])
+    return app_key(rest.server, rest.admin_token, "writer", access)
 
 
 def _writer(rest: Rest, key: str) -> Any:

@@ -36,7 +36,7 @@ stream = logging.getLogger("gateway.audit")  # "log" mode: one JSON line per eve
 PURGE_EVERY = 3600.0  # seconds between two retention purges by age by the flusher
 TRIM_EVERY = 60.0  # seconds between two checks of GATEWAY_AUDIT_MAX_EVENTS by the flusher
 RETENTION_BATCHES = 20  # delete statements (of retention.DELETE_BATCH events) per flush at most
-RETRY_AFTER = 0.1  # seconds before the flusher tries a failed write once more
+RETRY_AFTER = (0.1, 0.3, 0.9)  # the flusher's pauses before it tries a failed write again
 
 
 def _database_name(alias: str) -> str:
@@ -169,18 +169,19 @@ class Recorder:
         return self._database is None or _database_name(alias) == self._database
 
     def _write(self, rows: list[Row], alias: str, *, retry: bool) -> int:
-        for attempt in (1, 2):
+        pauses = list(RETRY_AFTER) if retry else []
+        while True:
             try:
                 with transaction.atomic(using=alias):  # a savepoint inside a caller's transaction
                     insert_rows(rows, alias)
                 return len(rows)
             except DatabaseError:
-                if retry and attempt == 1:  # a broken connection or a busy database:
-                    connections[alias].close()  # once more, on a new connection, a moment later
-                    time.sleep(RETRY_AFTER)
+                if pauses:  # a broken connection or a busy (locked) database: again, on a new
+                    connections[alias].close()  # connection, a little later each time
+                    time.sleep(pauses.pop(0))
                     continue
                 log.exception("audit: could not write %d events; they are lost", len(rows))
-        return 0
+                return 0
 
     def _purge_now_and_then(self) -> None:
         """Retention, off the request path: by age at most once per PURGE_EVERY, by count at

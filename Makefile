@@ -51,15 +51,22 @@ browser:
 			"skipped (failed under CI). Install it with: sudo apt-get install chromium"; \
 	fi
 
-# The LDAP sign-in tests (tests/api/test_ldap_login.py) start Debian's slapd on a free port.
+# The sign-in tests start real identity providers on free ports: Debian's slapd (LDAP), and
+# simplesamlphp under php's built-in server (SAML; pysaml2 checks signatures with xmlsec1).
+# The OpenID provider (Node's oidc-provider) is installed with npm by tests/oidc_server.py.
+IDP_PACKAGES := slapd ldap-utils xmlsec1 simplesamlphp php-cli php-xml php-mbstring
 directory:
-	@if command -v slapd >/dev/null || [ -x /usr/sbin/slapd ]; then :; \
+	@if command -v slapd >/dev/null && command -v xmlsec1 >/dev/null \
+		&& [ -d /usr/share/simplesamlphp ]; then :; \
 	elif [ "$$(id -u)" -eq 0 ]; then \
+		echo "directory: installing the identity providers for the sign-in tests" \
+			"($(IDP_PACKAGES))"; \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y \
-			--no-install-recommends slapd ldap-utils; \
+			--no-install-recommends $(IDP_PACKAGES); \
 	else \
-		echo "directory: slapd is missing and we are not root; the LDAP sign-in tests will" \
-			"be skipped (failed under CI). Install it with: sudo apt-get install slapd ldap-utils"; \
+		echo "directory: slapd, xmlsec1 or simplesamlphp is missing and we are not root; the" \
+			"LDAP and SAML sign-in tests will be skipped (failed under CI). Install them with:" \
+			"sudo apt-get install $(IDP_PACKAGES)"; \
 	fi
 
 # The @supabase/postgrest-js scenarios (tests/postgrest_js) install Node 22 with npm on first

@@ -81,3 +81,15 @@ def resolve(api_key: str | None) -> AppSnapshot | None:
                     _apps.verified[api_key] = app
                 break
     return known if known is not None and known.is_active else None
+
+
+def by_id(app_id: int | None) -> AppSnapshot | None:
+    """The active app with this id (a sign-in that left for a provider and came back carries
+    the id it began with, not the key)."""
+    if app_id is None:
+        return None
+    for apps in _apps.load().values():
+        for app in apps:
+            if app.id == app_id:
+                return app if app.is_active else None
+    return None

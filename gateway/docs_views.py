@@ -45,7 +45,7 @@ def spec_list(request: HttpRequest) -> HttpResponse:
         return error_response(exc)
     resource = [
         {"name": s.name, "label": s.label, "spec_url": f"/api/v2/api_docs/{s.name}"}
-        for s in Service.objects.filter(is_active=True).order_by("name")
+        for s in Service.objects.databases().filter(is_active=True).order_by("name")
     ]
     return HttpResponse(orjson.dumps({"resource": resource}), content_type="application/json")
 

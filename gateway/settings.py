@@ -320,6 +320,7 @@ LOGGING = {
     # services/db/pools.py logs once per event, with the service's name
     "loggers": {
         "psycopg.pool": {"level": "ERROR"},
+        "xmlschema": {"level": "WARNING"},  # pysaml2's schemas: "already loaded" at INFO
         "django.request": {"filters": ["skip_api"]},
     },
 }

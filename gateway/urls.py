@@ -11,8 +11,13 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from gateway import docs_views, views
+from rbac import oidc_admin
 
 urlpatterns = [
+    # the console's login page offers "Sign in with <provider>" (issue #15)
+    path("admin/login/", oidc_admin.login_page, name="admin-login"),
+    path("admin/sso/<str:name>/", oidc_admin.start, name="admin-sso"),
+    path("admin/sso/<str:name>/callback/", oidc_admin.finish, name="admin-sso-callback"),
     path("admin/", admin.site.urls),
     path("health", views.health, name="health"),
     path("ready", views.ready, name="ready"),

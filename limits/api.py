@@ -94,7 +94,7 @@ def _exists(field: str, value: int) -> bool:
         return User.objects.filter(pk=value).exists()
     if field == "role_id":
         return Role.objects.filter(pk=value).exists()
-    return Service.objects.filter(pk=value).exists()
+    return Service.objects.databases().filter(pk=value).exists()
 
 
 def _rule(limit: Limit) -> LimitRule | None:

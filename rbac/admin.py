@@ -9,16 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.db.models import Count, Field, QuerySet
 from django.http import HttpRequest
 
-from core.errors import GatewayError
 from core.verbs import VERB_BITS, mask_of, verb_names
-from rbac import ldap_login
-from rbac.models import LdapProvider, Role, RoleServiceAccess, User, UserAppRole
+from rbac.models import Role, RoleServiceAccess, User, UserAppRole
 
 SYSTEM_ADMIN = "System admin"
 
@@ -122,66 +120,4 @@ class RoleAdmin(admin.ModelAdmin):
         return int(obj._rules)
 
 
-class LdapProviderForm(forms.ModelForm):
-    """An LDAP provider with a write-only bind password (as a service's password)."""
-
-    bind_password = forms.CharField(
-        required=False,
-        strip=False,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Write-only: leave blank to keep the stored password.",
-    )
-    clear_bind_password = forms.BooleanField(required=False, label="Clear bind password")
-
-    class Meta:
-        model = LdapProvider
-        fields = (
-            "name",
-            "label",
-            "description",
-            "type",
-            "is_active",
-            "host",
-            "port",
-            "use_tls",
-            "use_ssl",
-            "tls_ca_file",
-            "timeout",
-            "base_dn",
-            "user_filter",
-            "account_suffix",
-            "bind_dn",
-            "bind_password",
-            "default_role",
-            "role_map",
-            "app_role_map",
-        )
-
-    def clean_bind_password(self) -> str:
-        entered: str = self.cleaned_data.get("bind_password") or ""
-        if not entered and self.instance.pk:
-            return str(self.instance.bind_password or "")
-        return entered
-
-    def clean(self) -> dict[str, Any]:
-        cleaned: dict[str, Any] = super().clean() or {}
-        if cleaned.get("clear_bind_password"):
-            cleaned["bind_password"] = ""
-        return cleaned
-
-
-@admin.register(LdapProvider)
-class LdapProviderAdmin(admin.ModelAdmin):
-    form = LdapProviderForm
-    list_display = ("name", "label", "type", "host", "port", "is_active")
-    list_filter = ("type", "is_active")
-    search_fields = ("name", "label", "host")
-    actions = ("test_provider",)
-
-    @admin.action(description="Test: the server answers and the bind DN binds")
-    def test_provider(self, request: HttpRequest, queryset: QuerySet[LdapProvider]) -> None:
-        for provider in queryset:
-            try:
-                self.message_user(request, f"{provider.name}: {ldap_login.check(provider)}")
-            except GatewayError as exc:
-                self.message_user(request, f"{provider.name}: {exc.message}", messages.ERROR)
+from rbac import oidc_admin, provider_admin, saml_admin  # noqa: E402, F401  (provider pages)

@@ -6,4 +6,19 @@ class RbacConfig(AppConfig):
     verbose_name = "Users and access"
 
     def ready(self) -> None:
-        from rbac import signals  # noqa: F401  (connects the access-change handlers)
+        from rbac import (
+            ldap_login,
+            oidc_login,
+            provider_types,
+            signals,  # noqa: F401  (connects the access-change handlers)
+        )
+        from rbac.saml_lazy import saml_login
+
+        provider_types.register(
+            {
+                "ldap": ldap_login.check,
+                "adldap": ldap_login.check,
+                "oidc": oidc_login.check,
+                "saml": lambda provider: str(saml_login().check(provider)),
+            }
+        )

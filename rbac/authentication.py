@@ -1,4 +1,6 @@
-"""DRF authentication for the system API: the same session tokens as the data API."""
+"""DRF authentication for the system API: the same session tokens as the data API. An OIDC
+provider's own bearer token (rbac.external_tokens) is for the data API only: here it is a 401
+that says how to get a gateway session instead."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from rest_framework.request import Request
 
 from core.context import current as current_context
 from core.credentials import extract_credentials
+from core.errors import NotAuthenticated
+from rbac.external_tokens import ExternalSession
 from rbac.policy import authenticate
 from rbac.sessions import Session
 
@@ -22,6 +26,12 @@ class SessionTokenAuthentication(BaseAuthentication):
         if not creds.session_token:
             return None
         principal = authenticate(creds)  # the one authentication stage, as the data API's
+        if isinstance(principal.session, ExternalSession):
+            raise NotAuthenticated(
+                f"A token of provider '{principal.session.provider}' is accepted on the data API "
+                "only; for the system and user APIs sign in with GET /api/v2/user/session?"
+                f"service={principal.session.provider} and send the gateway's session token."
+            )
         context = current_context()
         if context is not None:
             context.note_principal(principal)

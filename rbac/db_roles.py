@@ -17,7 +17,9 @@ from services.db.db_identity import DbIdentity
 
 def claims_for(principal: Principal, db_role: str) -> dict[str, object]:
     """What a policy can read: current_setting('request.jwt.claims', true)::json ->> 'user_id'."""
-    claims: dict[str, object] = {"role": db_role}
+    # a provider's bearer token (rbac.external_tokens.ExternalSession): its own claims first,
+    # as PostgREST does; the gateway's keys below win
+    claims: dict[str, object] = {**getattr(principal.session, "claims", {}), "role": db_role}
     if principal.role is not None:
         claims.update({"role_id": principal.role.id, "role_name": principal.role.name})
     if principal.app is not None:

@@ -1,8 +1,7 @@
 """Sign-in with an LDAP or Active Directory provider (issue #15, item 2), with ldap3.
 
 `verify()` checks a username and password against the directory and reads the entry (email,
-names, groups); `sign_in()` finds or creates the gateway user for it, links it to the provider
-and sets its role for the calling app. The session itself is the gateway's usual JWT.
+names, groups); rbac.sso_users signs the user in. The session itself is the gateway's usual JWT.
 
 Failures are classified: an empty password is refused before any bind (no anonymous bind), a
 wrong password or unknown user is 401, and an unreachable or slow server is 503 (ldap3's
@@ -13,39 +12,24 @@ from __future__ import annotations
 
 import logging
 import ssl
-from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from ldap3 import NONE, SUBTREE, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPException, LDAPStartTLSError
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn
 
 from core.errors import BadRequest, NotAuthenticated, ServiceUnavailable
-from rbac import catalog
-from rbac.models import LdapProvider, Role, User, UserAppRole
+from rbac.models import LdapProvider
+from rbac.sso_users import INVALID_CREDENTIALS, Identity
 
 log = logging.getLogger(__name__)
 
-INVALID_CREDENTIALS = "Invalid credentials supplied."
 ATTRIBUTES = ["mail", "cn", "givenName", "sn", "displayName", "memberOf", "userPrincipalName"]
 DEFAULT_FILTERS = {
     "ldap": "(|(uid={username})(mail={username}))",
     "adldap": "(|(sAMAccountName={username})(userPrincipalName={username})(mail={username}))",
 }
-
-
-@dataclass
-class Entry:
-    """What the directory says about a user who proved their password."""
-
-    dn: str
-    email: str
-    first_name: str = ""
-    last_name: str = ""
-    name: str = ""
-    groups: list[str] = field(default_factory=list)
 
 
 def _first(values: Any) -> str:
@@ -127,7 +111,7 @@ def _groups(provider: LdapProvider, conn: Connection, dn: str, member_of: list[s
     return groups
 
 
-def verify(provider: LdapProvider, username: str, password: str) -> Entry:
+def verify(provider: LdapProvider, username: str, password: str) -> Identity:
     """The directory entry of `username` once its `password` binds; 401 otherwise."""
     if not password:
         raise BadRequest("Login request is missing required password.")
@@ -174,73 +158,14 @@ def verify(provider: LdapProvider, username: str, password: str) -> Entry:
         raise NotAuthenticated(
             f"The directory entry of '{username}' has no email address; the gateway needs one."
         )
-    return Entry(
-        dn=dn,
+    return Identity(
+        subject=dn,
         email=email.strip().lower(),
         first_name=_first(attrs.get("givenName")),
         last_name=_first(attrs.get("sn")),
         name=_first(attrs.get("displayName")) or _first(attrs.get("cn")),
         groups=groups,
     )
-
-
-def _matches(group: str, wanted: str) -> bool:
-    group, wanted = group.strip().lower(), wanted.strip().lower()
-    if "=" in wanted:
-        return group == wanted
-    return group.split(",", 1)[0] in (wanted, f"cn={wanted}")
-
-
-def mapped_role(provider: LdapProvider, groups: list[str], app: Any) -> Role | None:
-    """The first mapping whose group the user is in (the app's own mappings first), else the
-    provider's default role."""
-    mappings: list[Any] = []
-    if app is not None and isinstance(provider.app_role_map, dict):
-        mappings += provider.app_role_map.get(str(app.id)) or []
-    mappings += provider.role_map if isinstance(provider.role_map, list) else []
-    for mapping in mappings:
-        if not isinstance(mapping, dict):
-            continue
-        wanted = str(mapping.get("group") or "")
-        if wanted and any(_matches(g, wanted) for g in groups):
-            return Role.objects.filter(pk=int(mapping.get("role_id") or 0)).first()
-    return provider.default_role
-
-
-def sign_in(provider: LdapProvider, entry: Entry, app: Any) -> User:
-    """The gateway user for `entry`: created on first sign-in, or linked by email. Two first
-    sign-ins at once: the one that loses the insert links the user the other created."""
-    try:
-        return _sign_in(provider, entry, app)
-    except IntegrityError:
-        return _sign_in(provider, entry, app)
-
-
-def _sign_in(provider: LdapProvider, entry: Entry, app: Any) -> User:
-    source = f"ldap:{provider.name}"
-    with transaction.atomic():
-        user = User.objects.select_for_update().filter(email__iexact=entry.email).first()
-        if user is None:
-            user = User(email=entry.email)
-            user.set_unusable_password()
-        elif user.is_staff or not user.is_active:
-            raise NotAuthenticated(INVALID_CREDENTIALS)
-        user.source = source
-        user.first_name = entry.first_name[:150] or user.first_name
-        user.last_name = entry.last_name[:150] or user.last_name
-        user.name = entry.name[:255] or user.name
-        user.save()
-        if app is not None:
-            role = mapped_role(provider, entry.groups, app)
-            if role is None:
-                UserAppRole.objects.filter(user=user, app_id=app.id).delete()
-            else:
-                UserAppRole.objects.update_or_create(
-                    user=user, app_id=app.id, defaults={"role": role}
-                )
-    # this request answers the new role: drop the snapshots now, not at the next metadata poll
-    catalog.clear_cache()
-    return user
 
 
 def check(provider: LdapProvider) -> str:

@@ -6,13 +6,14 @@ from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.core.validators import URLValidator
+from django.db import models, transaction
 from django.utils import timezone
 
 from core.errors import BadRequest
 from rbac.row_filters import check_rule
 from services.fields import EncryptedTextField
-from services.models import validate_service_name
+from services.models import Service
 
 
 class UserManager(BaseUserManager["User"]):
@@ -205,19 +206,88 @@ class UserCustom(models.Model):
 
 
 LDAP_TYPES = [("ldap", "LDAP"), ("adldap", "Active Directory")]
+PROVIDER_TYPES = ("ldap", "adldap", "oidc", "saml")  # Service.type of a sign-in provider
 
 
-class LdapProvider(models.Model):
-    """An LDAP or Active Directory server users sign in with (issue #15, item 2): DF's `ldap`
-    and `adldap` service types. Users are found by `user_filter` (search then bind, with
-    `bind_dn`) or bound directly as `<username><account_suffix>`; their groups map to a role
-    through `role_map` ([{"group": dn, "role_id": id}], first match) or `default_role`."""
+SERVICE_FIELDS = ("name", "label", "description", "is_active", "type")
 
-    name = models.CharField(max_length=40, unique=True, validators=[validate_service_name])
-    label = models.CharField(max_length=80, blank=True)
-    description = models.TextField(blank=True)
-    type = models.CharField(max_length=16, choices=LDAP_TYPES, default="ldap")
-    is_active = models.BooleanField(default=True)
+
+class ProviderManager(models.Manager[Any]):
+    """Providers come with their Service row; `create()` takes the Service's fields too."""
+
+    def get_queryset(self) -> models.QuerySet[Any]:
+        return super().get_queryset().select_related("service")
+
+    def create(self, **fields: Any) -> Any:
+
+        known = {k: fields.pop(k) for k in SERVICE_FIELDS if k in fields}
+        known.setdefault("type", self.model.default_type)
+        with transaction.atomic():
+            service = Service(**known)
+            service.full_clean(exclude=["host", "database"])
+            service.save()
+            return super().create(service=service, **fields)
+
+
+class Provider(models.Model):
+    """A sign-in provider (issue #15): a `services.Service` row of a provider type (its id,
+    name, label, description, is_active and type, as DF's `system/service` records) plus the
+    settings of its kind in a subclass. Groups map to a role through `role_map`
+    ([{"group": ..., "role_id": id}], first match; `app_role_map` per app first) or
+    `default_role`."""
+
+    service = models.OneToOneField(
+        "services.Service",
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="%(class)s",
+    )
+    default_role = models.ForeignKey(
+        Role, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    role_map = models.JSONField(
+        default=list, blank=True, help_text='[{"group": "<group>", "role_id": <id>}], first match.'
+    )
+    app_role_map = models.JSONField(
+        default=dict, blank=True, help_text='Per app: {"<app id>": [{"group", "role_id"}]}.'
+    )
+
+    default_type: ClassVar[str] = ""
+    objects = ProviderManager()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def name(self) -> str:
+        return str(self.service.name)
+
+    @property
+    def label(self) -> str:
+        return str(self.service.label or self.service.name)
+
+    @property
+    def type(self) -> str:
+        return str(self.service.type)
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.service.is_active)
+
+    @property
+    def source(self) -> str:
+        """What `User.source` says of a user who signed in here."""
+        return f"{self.type}:{self.name}"
+
+
+class LdapProvider(Provider):
+    """An LDAP or Active Directory server (DF's `ldap` and `adldap` types). Users are found by
+    `user_filter` (search then bind, with `bind_dn`) or bound directly as
+    `<username><account_suffix>`."""
+
     host = models.CharField(max_length=255)
     port = models.PositiveIntegerField(default=389)
     base_dn = models.CharField(max_length=512)
@@ -240,21 +310,95 @@ class LdapProvider(models.Model):
         "the system's CAs). The certificate is always verified.",
     )
     timeout = models.PositiveIntegerField(default=5, help_text="seconds to connect and to read")
-    default_role = models.ForeignKey(
-        Role, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    role_map = models.JSONField(default=list, blank=True)
-    app_role_map = models.JSONField(
-        default=dict, blank=True, help_text='Per app: {"<app id>": [{"group", "role_id"}]}.'
-    )
+    default_type = "ldap"
 
     class Meta:
-        ordering = ["name"]
+        verbose_name = "LDAP provider"
+
+
+class OidcProvider(Provider):
+    """An OpenID Connect provider (DF's `oidc` type): discovery from `issuer`, the
+    authorization code flow with PKCE, and optionally its tokens accepted as bearer tokens on
+    the data API (`accept_bearer_tokens`)."""
+
+    issuer = models.CharField(
+        max_length=512,
+        validators=[URLValidator(schemes=["http", "https"])],
+        help_text="The issuer URL; discovery reads <issuer>/.well-known/openid-configuration.",
+    )
+    client_id = models.CharField(max_length=255)
+    client_secret = EncryptedTextField(blank=True, default="")
+    scopes = models.CharField(max_length=512, default="openid email profile")
+    redirect_url = models.CharField(
+        max_length=1024,
+        blank=True,
+        help_text="Where the browser goes after sign-in, with ?session_token=… (blank: the "
+        "callback answers the session as JSON).",
+    )
+    email_claim = models.CharField(max_length=80, default="email")
+    groups_claim = models.CharField(max_length=80, default="groups")
+    accept_bearer_tokens = models.BooleanField(
+        default=False,
+        help_text="Accept the provider's access or ID tokens (JWKS-verified) as bearer tokens "
+        "on the data API, without a gateway sign-in.",
+    )
+    audience = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The `aud` bearer tokens must carry (blank: client_id).",
+    )
+    admin_sign_in = models.BooleanField(
+        default=False,
+        help_text="Offer 'Sign in with' on the admin console's login page: an existing, active "
+        "admin whose (verified) email the provider vouches for is signed in.",
+    )
+    timeout = models.PositiveIntegerField(default=5, help_text="seconds for each provider call")
+    default_type = "oidc"
+
+    class Meta:
+        verbose_name = "OpenID Connect provider"
+
+
+class SamlProvider(Provider):
+    """A SAML 2.0 identity provider (DF's `saml` type): SP-initiated sign-in with signed
+    AuthnRequests; the Response and Assertion must be signed by the IdP."""
+
+    idp_metadata = models.TextField(
+        help_text="The IdP's metadata: its XML, or an http(s) URL to fetch it from."
+    )
+    sp_certificate = models.TextField(blank=True, help_text="PEM certificate of the SP key.")
+    sp_private_key = EncryptedTextField(blank=True, default="")
+    email_attribute = models.CharField(max_length=255, default="email")
+    first_name_attribute = models.CharField(max_length=255, default="givenName", blank=True)
+    last_name_attribute = models.CharField(max_length=255, default="sn", blank=True)
+    groups_attribute = models.CharField(max_length=255, default="groups", blank=True)
+    redirect_url = models.CharField(
+        max_length=1024,
+        blank=True,
+        help_text="Where the browser goes after sign-in, with ?session_token=… (blank: the "
+        "assertion consumer answers the session as JSON).",
+    )
+    default_type = "saml"
+
+    class Meta:
+        verbose_name = "SAML provider"
+
+
+class SignInState(models.Model):
+    """A sign-in sent to a provider and not back yet (OIDC `state`, SAML request ID): kept in
+    the metadata DB so any instance can finish it, used once (deleted when it returns) and
+    refused once older than rbac.sso_state.MAX_AGE."""
+
+    key = models.CharField(
+        max_length=64, primary_key=True, help_text="SHA-256 of the state or request ID."
+    )
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, related_name="+")
+    purpose = models.CharField(max_length=16, default="user", help_text="user or admin")
+    nonce = models.CharField(max_length=128, blank=True)
+    verifier = EncryptedTextField(blank=True, default="", help_text="PKCE code_verifier")
+    app_id = models.PositiveIntegerField(null=True, blank=True)
+    return_to = models.CharField(max_length=1024, blank=True)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
 
     def __str__(self) -> str:
-        return self.name
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self.label:
-            self.label = self.name
-        super().save(*args, **kwargs)
+        return f"{self.purpose} sign-in at service {self.service_id}"

@@ -64,7 +64,8 @@ def rule_fields(item: dict[str, Any], current: RoleServiceAccess | None) -> dict
         service_id = item.get("service_id")
         if service_id is not None:
             service_id = record_id(service_id, "service_id")
-        if service_id is not None and not Service.objects.filter(pk=service_id).exists():
+        databases = Service.objects.databases()
+        if service_id is not None and not databases.filter(pk=service_id).exists():
             raise BadRequest(f"Service with id '{service_id}' does not exist.")
         fields["service_id"] = service_id
     if "component" in item or current is None:

@@ -9,7 +9,8 @@ throttled per account and per client address (rbac/throttle.py).
 from __future__ import annotations
 
 import socket
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -17,6 +18,7 @@ from django.contrib.auth.hashers import make_password
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.http import HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -25,14 +27,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apikeys.lookup import resolve
+from apikeys.lookup import AppSnapshot, by_id, resolve
 from core.client import client_address
 from core.context import current as current_context
 from core.credentials import extract_credentials
 from core.errors import BadRequest, Forbidden, GatewayError, NotAuthenticated, NotFound
 from core.flags import as_bool
-from rbac import ldap_login, throttle
-from rbac.models import LdapProvider, User
+from rbac import ldap_login, oidc_login, sso_state, sso_users, throttle
+from rbac.models import LdapProvider, OidcProvider, Provider, SamlProvider, User
 from rbac.policy import effective_role
 from rbac.sessions import forever_allowed, issue_token, refresh_token, revoke_token, verify_token
 from rbac.user_service import UserServiceView
@@ -73,17 +75,70 @@ def session_info(
     return info
 
 
-def _note_login(request: Request, user: Any, role: Any) -> None:
+def _note_login(user: Any, app: AppSnapshot | None, role: Any) -> None:
     """Who logged in, through which app, for the audit trail (never the password)."""
     context = current_context()
     if context is None:
         return
     context.user_id, context.user_email, context.is_admin = user.pk, user.email, user.is_staff
-    app = resolve(extract_credentials(request._request).api_key)
     if app is not None:
         context.app_id, context.app_name = app.id, app.name
     if role is not None:
         context.role_id, context.role_name = role.id, role.name
+
+
+def role_for(user: Any, app: AppSnapshot | None) -> Any:
+    """The user's role through `app`, as the data API will resolve it (admins: none)."""
+    if user.is_staff or app is None:
+        return None
+    role = effective_role(user.pk, app)
+    if role is not None and not role.is_active:
+        raise Forbidden("Role is not active.")
+    return role
+
+
+def session_answer(
+    request: Request, user: Any, app: AppSnapshot | None, *, forever: bool = False
+) -> dict[str, Any]:
+    """The session body (spec §7.2) with a new token, for a user who proved who they are
+    (a password, a directory, a provider's callback) through `app`."""
+    role = role_for(user, app)
+    _note_login(user, app, role)
+    user.last_login_date = timezone.now()
+    User.objects.filter(pk=user.pk).update(last_login_date=user.last_login_date)
+    token, expiry = issue_token(user, issuer=request.build_absolute_uri(), forever=forever)
+    return session_info(user, token, expiry, role)
+
+
+def _redirect(url: str) -> HttpResponse:
+    """A 302 that no cache keeps (sign-in redirects carry state or a session token)."""
+    response = HttpResponseRedirect(url)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
+    return urlunsplit(parts._replace(query=query))
+
+
+P = TypeVar("P", bound=Provider)
+
+
+def active_provider(kind: type[P], name: str, **filters: Any) -> P | None:
+    """The active provider of this kind named `name` (and matching `filters`), or None."""
+    found: P | None = kind.objects.filter(
+        service__name=name, service__is_active=True, **filters
+    ).first()
+    return found
+
+
+def _oidc_provider(name: str) -> OidcProvider:
+    provider = active_provider(OidcProvider, name)
+    if provider is None:
+        raise BadRequest(f"Unknown or inactive OpenID Connect service '{name}'.")
+    return provider
 
 
 def _no_store(data: dict[str, Any]) -> Response:
@@ -99,15 +154,7 @@ class SessionView(UserServiceView):
 
     def _role_for(self, request: Request, user: Any) -> Any:
         """The user's role for the calling app (API key), as the data API will resolve it."""
-        if user.is_staff:
-            return None
-        app = resolve(extract_credentials(request._request).api_key)
-        if app is None:
-            return None
-        role = effective_role(user.pk, app)
-        if role is not None and not role.is_active:
-            raise Forbidden("Role is not active.")
-        return role
+        return role_for(user, resolve(extract_credentials(request._request).api_key))
 
     def _token(self, request: Request) -> str:
         token = extract_credentials(request._request).session_token
@@ -120,7 +167,7 @@ class SessionView(UserServiceView):
     def _ldap_login(self, request: Request, data: dict[str, Any]) -> Any:
         """`{"username"|"email", "password", "service"}`: sign in with an LDAP provider."""
         name = str(data.get("service") or "").strip()
-        provider = LdapProvider.objects.filter(name=name, is_active=True).first()
+        provider = active_provider(LdapProvider, name)
         if provider is None or self.for_admins:
             raise BadRequest(f"Unknown or inactive login service '{name}'.")
         username = str(data.get("username") or data.get("email") or "").strip()
@@ -133,7 +180,7 @@ class SessionView(UserServiceView):
         try:
             entry = ldap_login.verify(provider, username, str(data["password"]))
             app = resolve(extract_credentials(request._request).api_key)
-            user = ldap_login.sign_in(provider, entry, app)
+            user = sso_users.sign_in(provider, entry, app)
         except NotAuthenticated:
             throttle.failed(key, address)
             raise
@@ -162,21 +209,46 @@ class SessionView(UserServiceView):
 
     def _session_for(self, request: Request, data: dict[str, Any], user: Any) -> Response:
         """The session answer (spec §7.2) for a user who proved who they are."""
-        role = self._role_for(request, user)
-        _note_login(request, user, role)
-        user.last_login_date = timezone.now()
-        User.objects.filter(pk=user.pk).update(last_login_date=user.last_login_date)
+        app = resolve(extract_credentials(request._request).api_key)
         forever = forever_allowed(as_bool(data.get("remember_me", False)))
-        token, expiry = issue_token(user, issuer=request.build_absolute_uri(), forever=forever)
-        return _no_store(session_info(user, token, expiry, role))
+        return _no_store(session_answer(request, user, app, forever=forever))
 
     @extend_schema(responses={200: dict})
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> Response | HttpResponse:
+        if request.query_params.get("service") and not self.for_admins:
+            return self._oidc(request)
         session = verify_token(self._token(request))
         if self.for_admins and not session.user.is_admin:
             raise NotAuthenticated("You are not authorized to perform this action.")
         user = User.objects.get(pk=session.user.id)
         return _no_store(session_info(user, role=self._role_for(request, user)))
+
+    def _oidc(self, request: Request) -> Response | HttpResponse:
+        """`?service=<oidc provider>`: 302 to the provider. Its callback (DF's
+        `?oauth_callback=true&service=..&code=..&state=..`) answers the session, or 302s to the
+        provider's redirect_url with `?session_token=`; an admin console sign-in goes on to
+        /admin/sso/<name>/callback/ (where the admin's Django session lives)."""
+        provider = _oidc_provider(str(request.query_params.get("service")))
+        params = {k: str(v) for k, v in request.query_params.items()}
+        redirect_uri = oidc_login.callback_url(request._request, provider.name)
+        if not as_bool(params.get("oauth_callback", "")):
+            app = resolve(extract_credentials(request._request).api_key)
+            return _redirect(
+                oidc_login.authorization_url(
+                    provider, redirect_uri, purpose="user", app_id=app.id if app else None
+                )
+            )
+        if sso_state.purpose_of(params.get("state", "")) == "admin":
+            query = request._request.META.get("QUERY_STRING", "")
+            return _redirect(f"/admin/sso/{quote(provider.name)}/callback/?{query}")
+        identity, pending = oidc_login.finish(provider, redirect_uri, params)
+        app = by_id(pending.app_id)
+        user = sso_users.sign_in(provider, identity, app)
+        answer = session_answer(request, user, app)
+        if not provider.redirect_url:
+            return _no_store(answer)
+        token = str(answer["session_token"])
+        return _redirect(_with_query(provider.redirect_url, session_token=token))
 
     @extend_schema(request=None, responses={200: dict})
     def put(self, request: Request) -> Response:
@@ -284,12 +356,29 @@ class EnvironmentView(APIView):
                     "user": {"path": "user/session", "verb": "POST"},
                     "allow_open_registration": settings.GATEWAY_OPEN_REGISTRATION,
                     "login_attribute": "email",
-                    "oauth": [],
+                    "oauth": [
+                        {
+                            "name": p.name,
+                            "label": p.label,
+                            "type": p.type,
+                            "path": f"user/session?service={p.name}",
+                            "verb": "GET",
+                        }
+                        for p in OidcProvider.objects.filter(service__is_active=True)
+                    ],
                     "ldap": [
                         {"name": p.name, "label": p.label, "path": "user/session", "verb": "POST"}
-                        for p in LdapProvider.objects.filter(is_active=True)
+                        for p in LdapProvider.objects.filter(service__is_active=True)
                     ],
-                    "saml": [],
+                    "saml": [
+                        {
+                            "name": p.name,
+                            "label": p.label,
+                            "path": f"user/saml/{p.name}/sso",
+                            "verb": "GET",
+                        }
+                        for p in SamlProvider.objects.filter(service__is_active=True)
+                    ],
                 },
             }
         )

@@ -15,7 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 from django.conf import settings
@@ -32,6 +32,9 @@ EXPIRED_MESSAGE = (
 )
 BLACKLISTED_MESSAGE = "The token has been blacklisted: Session terminated. Please re-login."
 _REQUIRED = ["iat", "exp", "sub", "user_id", "forever"]
+_USER_FIELDS = ("id", "email", "is_active", "is_staff", "name", "first_name", "last_name")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,15 +92,46 @@ def issue_token(user: Any, issuer: str, *, forever: bool = False) -> tuple[str, 
     return jwt.encode(claims, settings.JWT_SECRET, algorithm=ALGORITHM), exp
 
 
-class _Cache:
-    """Verified tokens and user snapshots for this process."""
+def user_snapshot(**lookup: Any) -> UserSnapshot | None:
+    """The first user that matches `lookup` (None without one); an admin is active staff."""
+    row = User.objects.filter(**lookup).values(*_USER_FIELDS).first()
+    if row is None:
+        return None
+    return UserSnapshot(
+        row["id"],
+        row["email"],
+        row["is_active"],
+        row["is_staff"] and row["is_active"],
+        row["name"],
+        row["first_name"],
+        row["last_name"],
+    )
+
+
+class BoundedCache:
+    """A process cache whose stores (dicts) each start afresh once they hold MAX entries."""
 
     MAX = 10_000
 
     def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+    def put(self, store: dict[K, V], key: K, value: V) -> V:
+        """Keep `value` under `key` in `store` (emptied first when full); `value`."""
+        with self.lock:
+            if len(store) >= self.MAX:
+                store.clear()
+            store[key] = value
+        return value
+
+
+class _Cache(BoundedCache):
+    """Verified tokens and user snapshots for this process."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self.tokens: dict[str, Session] = {}
         self.users: dict[int, UserSnapshot | None] = {}
-        self.lock = threading.Lock()
 
     def clear(self) -> None:
         with self.lock:
@@ -115,29 +149,7 @@ def clear_caches() -> None:
 def _user(user_id: int) -> UserSnapshot | None:
     if user_id in _cache.users:
         return _cache.users[user_id]
-    row = (
-        User.objects.filter(pk=user_id)
-        .values("id", "email", "is_active", "is_staff", "name", "first_name", "last_name")
-        .first()
-    )
-    snap = (
-        UserSnapshot(
-            row["id"],
-            row["email"],
-            row["is_active"],
-            row["is_staff"] and row["is_active"],
-            row["name"],
-            row["first_name"],
-            row["last_name"],
-        )
-        if row
-        else None
-    )
-    with _cache.lock:
-        if len(_cache.users) >= _cache.MAX:
-            _cache.users.clear()
-        _cache.users[user_id] = snap
-    return snap
+    return _cache.put(_cache.users, user_id, user_snapshot(pk=user_id))
 
 
 def _decode(token: str, *, verify_exp: bool = True) -> dict[str, Any]:
@@ -175,11 +187,7 @@ def verify_token(token: str) -> Session:
     _poll()
     session = _cache.tokens.get(token)
     if session is None:
-        session = _session_from(_decode(token), token)
-        with _cache.lock:
-            if len(_cache.tokens) >= _cache.MAX:
-                _cache.tokens.clear()
-            _cache.tokens[token] = session
+        session = _cache.put(_cache.tokens, token, _session_from(_decode(token), token))
     if session.exp <= time.time():
         raise NotAuthenticated(EXPIRED_MESSAGE)
     if revocation.is_revoked(session.jti):

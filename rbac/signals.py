@@ -1,6 +1,7 @@
-"""Changes to users, roles, rules, apps and per-app roles bump the metadata version, so every
-process drops its snapshots (rbac/catalog.py, rbac/sessions.py, apikeys/lookup.py); revocations
-travel on their own counter (rbac/revocation.py)."""
+"""Changes to users, roles, rules, apps, per-app roles and sign-in providers bump the metadata
+version, so every process drops its snapshots (rbac/catalog.py, rbac/sessions.py,
+apikeys/lookup.py, rbac/external_tokens.py); revocations travel on their own counter
+(rbac/revocation.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,15 @@ from apikeys.lookup import clear_cache as clear_apps
 from apikeys.models import App
 from core.metadata import bump, stamp
 from rbac import catalog, revocation
-from rbac.models import Role, RoleServiceAccess, User, UserAppRole
+from rbac.models import (
+    LdapProvider,
+    OidcProvider,
+    Role,
+    RoleServiceAccess,
+    SamlProvider,
+    User,
+    UserAppRole,
+)
 from rbac.sessions import clear_caches
 
 
@@ -27,6 +36,9 @@ from rbac.sessions import clear_caches
 @receiver(post_delete, sender=App)
 @receiver(post_save, sender=User)
 @receiver(post_delete, sender=User)
+@receiver(post_save, sender=LdapProvider)
+@receiver(post_save, sender=OidcProvider)
+@receiver(post_save, sender=SamlProvider)
 def access_changed(sender: Any, **kwargs: Any) -> None:
     bump()
 

@@ -88,6 +88,7 @@ class UserResource(RecordResource):
         "last_name",
         "email",
         "is_active",
+        "source",
         "last_login_date",
         "created_date",
     )

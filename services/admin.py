@@ -10,12 +10,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html
 
 from services.field_groups import CONNECTION_FIELDS, INFO_FIELDS, OPTION_FIELDS
-from services.models import Service
+from services.models import DATABASE_TYPE, Service
 from services.system import admin_views
 
 admin.site.site_header = "pg-gateway admin"
@@ -33,7 +34,7 @@ def _dashboard_index(request: HttpRequest, extra_context: dict[str, Any] | None 
     """
     services = None
     if request.user.has_perm("services.view_service"):
-        services = list(Service.objects.all())
+        services = list(Service.objects.databases())
     context = {"dashboard_services": services, **(extra_context or {})}
     return _default_index(request, context)
 
@@ -79,6 +80,12 @@ class ServiceAdmin(admin.ModelAdmin):
     list_display_links = ("name", "label")
     list_filter = ("is_active",)
     search_fields = ("name", "label", "host", "database")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Service]:
+        """Database services; sign-in providers have their own pages (rbac.provider_admin)."""
+        services: QuerySet[Service] = super().get_queryset(request).filter(type=DATABASE_TYPE)
+        return services
+
     fieldsets = (
         ("Info", {"fields": INFO_FIELDS}),
         (

@@ -27,3 +27,20 @@ OPTION_FIELDS = (
     "cache_enabled",
     "cache_ttl",
 )
+
+# how people write them (the admin form's labels and `config_schema`'s); the rest read well
+# from their names ("Max records")
+FIELD_LABELS = {
+    "sslmode": "SSL mode",
+    "sslrootcert": "SSL root certificate",
+    "allow_sql": "Allow SQL (_sql)",
+    "allow_upsert": "Allow upsert",
+    "use_db_roles": "Use database roles",
+    "cache_enabled": "Cache enabled",
+    "cache_ttl": "Cache TTL",
+    "pool_min": "Pool minimum",
+    "pool_max": "Pool maximum",
+    "statement_timeout": "Statement timeout",
+    "application_name": "Application name",
+    "is_active": "Active",
+}

@@ -22,6 +22,13 @@ RESERVED_NAMES = frozenset(
 )
 SSL_MODES = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"]
 MASKED_PASSWORD = "**********"  # noqa: S105
+DATABASE_TYPE = "pgsql"  # the type served at /api/v2/<name>/; the others are sign-in providers
+
+
+class ServiceQuerySet(models.QuerySet["Service"]):
+    def databases(self) -> ServiceQuerySet:
+        """The database services (not the sign-in providers, which share the table)."""
+        return self.filter(type=DATABASE_TYPE)
 
 
 def validate_service_name(value: str) -> None:
@@ -35,7 +42,9 @@ def validate_service_name(value: str) -> None:
 
 
 class Service(models.Model):
-    """A registered PostgreSQL database served at /api/v2/<name>/."""
+    """A registered PostgreSQL database served at /api/v2/<name>/, or (another `type`) a sign-in
+    provider whose settings live in rbac (rbac.models.Provider): names and ids are shared, as
+    in DreamFactory's `system/service`."""
 
     name = models.CharField(
         max_length=40, unique=True, validators=[validate_service_name], help_text="URL namespace"
@@ -43,13 +52,13 @@ class Service(models.Model):
     label = models.CharField(max_length=80, blank=True)
     description = models.TextField(blank=True)
     is_active = models.BooleanField(default=True)
-    type = models.CharField(max_length=40, default="pgsql", editable=False)
+    type = models.CharField(max_length=40, default=DATABASE_TYPE, editable=False)
 
-    host = models.CharField(max_length=255)
+    host = models.CharField(max_length=255, blank=True)
     port = models.PositiveIntegerField(
         default=5432, validators=[MinValueValidator(1), MaxValueValidator(65535)]
     )
-    database = models.CharField(max_length=255)
+    database = models.CharField(max_length=255, blank=True)
     username = models.CharField(max_length=255, blank=True)
     password = EncryptedTextField(blank=True, default="")
     schema = models.CharField(max_length=255, default="public", help_text="database schema served")
@@ -87,6 +96,8 @@ class Service(models.Model):
     created_date = models.DateTimeField(auto_now_add=True)
     last_modified_date = models.DateTimeField(auto_now=True)
 
+    objects = ServiceQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
 
@@ -97,6 +108,10 @@ class Service(models.Model):
         if not self.label:
             self.label = self.name
         super().save(*args, **kwargs)
+
+    @property
+    def is_database(self) -> bool:
+        return self.type == DATABASE_TYPE
 
     def problem(self) -> str:
         """Why this service cannot serve requests as stored ("" when it can)."""
@@ -121,7 +136,7 @@ class Service(models.Model):
     def clean(self) -> None:
         if self.pool_min > self.pool_max:
             raise ValidationError({"pool_min": "pool_min may not exceed pool_max."})
-        if not self.host or not self.database:
+        if self.is_database and (not self.host or not self.database):
             raise ValidationError(
                 "Database connection information must contain at least host and database name."
             )

@@ -136,7 +136,7 @@ class Registry:
 
     def reload(self) -> None:
         """Stamp listener: read every service row and swap in the new snapshots."""
-        fresh = {s.name: _snapshot(s) for s in Service.objects.all()}
+        fresh = {s.name: _snapshot(s) for s in Service.objects.databases()}
         with self._lock:
             self._rebuild(fresh)
             self._loaded = True

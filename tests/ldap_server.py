@@ -2,8 +2,9 @@
 
 `start_slapd()` writes a slapd.conf and a seed directory into a temporary folder, loads it
 with slapadd and starts slapd on a free local port in the foreground (`-d stats`, so start-up
-errors show); `stop()` ends it. Without slapd the tests skip, and fail under CI (`make test`
-installs it as root; see the Makefile's `directory` target). The server offers StartTLS with a
+errors show); `remove()` (or the end of `with start_slapd() as slapd:`) ends it and deletes its
+folder. Without slapd the tests skip, and fail under CI (`make test` installs it as root; see
+the Makefile's `directory` target). The server offers StartTLS with a
 self-signed certificate for 127.0.0.1 (`Slapd.ca_file`).
 """
 
@@ -12,19 +13,14 @@ from __future__ import annotations
 import ipaddress
 import os
 import shutil
-import socket
 import subprocess
-import tempfile
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from tests.idp_process import IdpProcess, folder, free_port, missing, pem_key, self_signed
 
 SUFFIX = "dc=example,dc=com"
 ROOT_DN = f"cn=admin,{SUFFIX}"
@@ -47,18 +43,10 @@ def available() -> bool:
 
 
 def require() -> None:
-    if available():
-        return
-    message = "slapd is not installed: apt-get install -y --no-install-recommends slapd ldap-utils"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    if not available():
+        missing(
+            "slapd is not installed: apt-get install -y --no-install-recommends slapd ldap-utils"
+        )
 
 
 def _hash(password: str) -> str:
@@ -92,34 +80,13 @@ def _seed() -> str:
     return "\n\n".join(entries) + "\n"
 
 
-def _certificate(folder: Path) -> None:
+def _certificate(home: Path) -> None:
     """A self-signed certificate for 127.0.0.1 (cert.pem, which is its own CA) and its key."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    address = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
+    extensions = ((address, False), (x509.BasicConstraints(ca=True, path_length=None), True))
+    (home / "cert.pem").write_bytes(self_signed(key, "127.0.0.1", 1, extensions))
+    (home / "key.pem").write_bytes(pem_key(key))
 
 
 def _config(folder: Path) -> str:
@@ -145,11 +112,7 @@ access to * by users read by * none
 
 
 @dataclass
-class Slapd:
-    port: int
-    folder: Path
-    process: subprocess.Popen[bytes] | None = None
-
+class Slapd(IdpProcess):
     @property
     def ca_file(self) -> str:
         return str(self.folder / "cert.pem")
@@ -160,28 +123,13 @@ class Slapd:
 
     def start(self) -> None:
         with open(self.folder / "slapd.log", "ab") as log:  # slapd keeps its own copy
-            self.process = subprocess.Popen(  # noqa: S603
+            self.spawn(
                 [SLAPD, "-f", str(self.folder / "slapd.conf"), "-h", self.url, "-d", "stats"],
+                log,
                 stdout=subprocess.DEVNULL,
-                stderr=log,
             )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                if self.process.poll() is not None:
-                    break
-                time.sleep(0.05)
-        log = (self.folder / "slapd.log").read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"slapd did not start:\n{log}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self.process = None
+        if not self.wait_until(self.listening, seconds=10, pause=0.05):
+            raise RuntimeError(f"slapd did not start:\n{self.log()[-2000:]}")
 
     def log(self) -> str:
         return (self.folder / "slapd.log").read_text(errors="replace")
@@ -189,21 +137,15 @@ class Slapd:
 
 def start_slapd() -> Slapd:
     require()
-    folder = Path(tempfile.mkdtemp(prefix="slapd-"))
-    (folder / "data").mkdir()
-    _certificate(folder)
-    (folder / "slapd.conf").write_text(_config(folder))
-    (folder / "seed.ldif").write_text(_seed())
+    home = folder("slapd-", "data")
+    _certificate(home)
+    (home / "slapd.conf").write_text(_config(home))
+    (home / "seed.ldif").write_text(_seed())
     subprocess.run(  # noqa: S603
-        [SLAPADD, "-f", str(folder / "slapd.conf"), "-l", str(folder / "seed.ldif")],
+        [SLAPADD, "-f", str(home / "slapd.conf"), "-l", str(home / "seed.ldif")],
         check=True,
         capture_output=True,
     )
-    server = Slapd(port=free_port(), folder=folder)
+    server = Slapd(port=free_port(), folder=home)
     server.start()
     return server
-
-
-def remove(server: Slapd) -> None:
-    server.stop()
-    shutil.rmtree(server.folder, ignore_errors=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.db import models
+from django.db import models, transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -26,6 +26,7 @@ from services.field_groups import INFO_FIELDS
 from services.models import MASKED_PASSWORD, Service
 from services.system.service_types import (
     CONFIG_FIELDS,
+    PROVIDERS,
     REQUIRED_CONFIG,
     SERVICE_TYPES,
     check_type,
@@ -119,18 +120,58 @@ class ServiceResource(RecordResource):
     def to_record(self, obj: Service, related: frozenset[str]) -> dict[str, Any]:
         record = super().to_record(obj, related)
         record.update(mutable=True, deletable=True)
+        provider = PROVIDERS.get(obj.type)
+        if provider is not None:
+            record["config"] = provider.config(obj)
+            return record
         config = {f: getattr(obj, f) for f in CONFIG_FIELDS}
         config["password"] = MASKED_PASSWORD if obj.password else None
         record["config"] = config
         return record
 
     def write(self, record: dict[str, Any], instance: Service | None, request: Request) -> Service:
+        kind = _kind(record, instance)
+        if kind in PROVIDERS:
+            return self._write_provider(kind, record, instance)
         # a new name moves the namespace: the registry follows the metadata version
         flat = _flatten(record, instance)
         _require_connection(flat, instance)
         service: Service = self.validated(flat, instance)
         service.save()
         return service
+
+    def _write_provider(
+        self, kind: str, record: dict[str, Any], instance: Service | None
+    ) -> Service:
+        """A sign-in provider: the Service row's own fields here, its `config` in rbac."""
+        config = record.get("config")
+        if config is None:
+            config = {k: v for k, v in record.items() if k not in (*INFO_FIELDS, "type", "id")}
+        if not isinstance(config, dict):
+            raise BadRequest("config must be an object of the service's settings.")
+        info = {k: record[k] for k in INFO_FIELDS if record.get(k) is not None}
+        info.update({k: "" for k in ("label", "description") if k in record and record[k] is None})
+        with transaction.atomic():
+            service: Service = self.validated(info, instance)
+            service.type = kind
+            service.save()
+            PROVIDERS[kind].write(service, config, creating=instance is None)
+        return service
+
+
+def _kind(record: Any, instance: Service | None) -> str:
+    """The record's type: a new one's (pgsql when not said), an existing one's (never changed)."""
+    if not isinstance(record, dict):
+        raise BadRequest("Each service record must be a JSON object.")
+    if instance is None:
+        return check_type(record.get("type", "pgsql"))
+    if "type" in record and record["type"] != instance.type:
+        check_type(record["type"])
+        raise BadRequest(
+            f"A service's type cannot change (service '{instance.name}' is {instance.type}); "
+            "create a new service instead."
+        )
+    return instance.type
 
 
 service_collection, service_detail = views_for(ServiceResource(), "Service")
@@ -148,6 +189,12 @@ class ServiceTest(APIView):
     def post(self, request: Request, pk: int) -> Response:
         service = _get(pk)
         data = request.data if isinstance(request.data, dict) else {}
+        provider = PROVIDERS.get(service.type)
+        if provider is not None:
+            config = data.get("config") or {}
+            if not isinstance(config, dict):
+                raise BadRequest("config must be an object of the service's settings.")
+            return Response(provider.test(service, config))
         overrides = _flatten({"config": data.get("config") or {}}, service)
         _require_connection(overrides, service)
         # checked as a PATCH would check them (400 naming the field), but not saved

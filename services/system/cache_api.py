@@ -23,7 +23,7 @@ class CacheView(APIView):
         wanted = {f.strip() for f in request.query_params.get("fields", "").split(",")}
         every = "*" in wanted
         records: list[dict[str, Any]] = []
-        for service in Service.objects.all():
+        for service in Service.objects.databases():
             record: dict[str, Any] = {"name": service.name}
             for field in ("label", "description", "type"):
                 if every or field in wanted:
@@ -40,7 +40,7 @@ class CacheView(APIView):
 class ServiceCacheView(APIView):
     @extend_schema(responses={200: dict})
     def delete(self, request: Request, service: str) -> Response:
-        found = Service.objects.filter(name=service.lower()).first()
+        found = Service.objects.databases().filter(name=service.lower()).first()
         if found is None:
             raise NotFound(f"Could not find a service for {service}")
         read_cache.invalidate_service(found.pk)

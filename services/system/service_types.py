@@ -1,4 +1,5 @@
-"""The service types this gateway serves (`system/service_type`, spec §9.2): today only pgsql.
+"""The service types this gateway serves (`system/service_type`, spec §9.2): pgsql, and the
+sign-in provider types rbac registers at start-up (ldap, adldap, oidc, saml; issue #15).
 
 A type record is DF's: `{name, label, description, group, singleton, dependencies_required,
 subscription_required, service_definition_editable, config_schema: [...]}`; the directory
@@ -8,12 +9,12 @@ key a service record of the type takes, read from the Service model's fields.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from django.db import models
 
 from core.errors import BadRequest, NotFound
-from services.field_groups import CONNECTION_FIELDS, OPTION_FIELDS
+from services.field_groups import CONNECTION_FIELDS, FIELD_LABELS, OPTION_FIELDS
 from services.models import Service
 
 # DF's `config` object: every setting but the INFO ones (`charset` is kept for DF clients)
@@ -40,28 +41,36 @@ _DESCRIPTIONS = {
 
 
 def _field_type(field: models.Field[Any, Any]) -> str:
-    if field.name == "password":
-        return "password"
     if field.choices:
         return "picklist"
     if isinstance(field, models.BooleanField):
         return "boolean"
-    if isinstance(field, models.IntegerField):
+    if isinstance(field, models.IntegerField | models.ForeignKey):
         return "integer"
+    if isinstance(field, models.JSONField):
+        return "object"
     return "string"
 
 
-def _config_schema() -> list[dict[str, Any]]:
+def config_schema(
+    model: type[models.Model],
+    names: tuple[str, ...],
+    required: tuple[str, ...] = (),
+    descriptions: dict[str, str] | None = None,
+    secrets: tuple[str, ...] = ("password",),
+) -> list[dict[str, Any]]:
+    """DF's `config_schema` for the `config` keys `names`, read from `model`'s fields."""
     schema = []
-    for name in CONFIG_FIELDS:
-        field = cast("models.Field[Any, Any]", Service._meta.get_field(name))
+    for name in names:
+        field = cast("models.Field[Any, Any]", model._meta.get_field(name))
         entry: dict[str, Any] = {
             "name": name,
-            "label": str(field.verbose_name).replace("_", " ").title(),
-            "type": _field_type(field),
-            "description": _DESCRIPTIONS.get(name) or str(field.help_text) or None,
-            "required": name in REQUIRED_CONFIG,
-            "allow_null": name not in REQUIRED_CONFIG,
+            "label": FIELD_LABELS.get(name)
+            or str(field.verbose_name).replace("_", " ").capitalize(),
+            "type": "password" if name in secrets else _field_type(field),
+            "description": (descriptions or {}).get(name) or str(field.help_text) or None,
+            "required": name in required,
+            "allow_null": name not in required,
             "default": field.get_default() if field.has_default() else None,
         }
         if field.choices:
@@ -80,11 +89,34 @@ def _pgsql() -> dict[str, Any]:
         "dependencies_required": None,
         "subscription_required": None,
         "service_definition_editable": False,
-        "config_schema": _config_schema(),
+        "config_schema": config_schema(Service, CONFIG_FIELDS, REQUIRED_CONFIG, _DESCRIPTIONS),
     }
 
 
 SERVICE_TYPES: dict[str, dict[str, Any]] = {"pgsql": _pgsql()}
+
+
+class ProviderConfig(Protocol):
+    """How `system/service` reads and writes the `config` of a provider type (rbac implements
+    it: the settings live in its models, above this layer)."""
+
+    def config(self, service: Service) -> dict[str, Any]:
+        """The record's `config` (secrets masked)."""
+
+    def write(self, service: Service, config: dict[str, Any], *, creating: bool) -> None:
+        """Validate and save `config` for the saved `service`; 400 naming the bad key."""
+
+    def test(self, service: Service, config: dict[str, Any]) -> dict[str, Any]:
+        """`_test`: what the provider answers with the stored settings, `config` overriding."""
+
+
+PROVIDERS: dict[str, ProviderConfig] = {}
+
+
+def register_provider_type(record: dict[str, Any], handler: ProviderConfig) -> None:
+    """Serve a provider type on `system/service` and `system/service_type` (rbac's ready())."""
+    SERVICE_TYPES[record["name"]] = record
+    PROVIDERS[record["name"]] = handler
 
 
 def supported() -> str:

@@ -19,6 +19,7 @@ from ldap3 import MODIFY_ADD, MODIFY_DELETE, Connection, Server
 from core.verbs import GET
 from tests import ldap_server
 from tests.conftest import assert_error, client_for, make_app, make_role, make_user
+from tests.sso_helpers import assert_alice_signed_in
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
@@ -33,9 +34,8 @@ OPS = f"cn=ops,{ldap_server.GROUPS}"
 
 @pytest.fixture(scope="module")
 def slapd() -> Iterator[ldap_server.Slapd]:
-    server = ldap_server.start_slapd()
-    yield server
-    ldap_server.remove(server)
+    with ldap_server.start_slapd() as server:
+        yield server
 
 
 @pytest.fixture
@@ -77,18 +77,12 @@ def directory(slapd: ldap_server.Slapd) -> Connection:
 
 
 def test_first_login_creates_the_user_with_the_mapped_role(corp: SimpleNamespace) -> None:
-    from rbac.models import User, UserAppRole
 
     status, body = ldap_login(
         {"username": "alice", "password": ALICE_PASSWORD, "service": "corp"}, corp.key
     )
     assert status == 200, body
-    assert body["email"] == "alice@example.com"
-    assert (body["first_name"], body["last_name"]) == ("Alice", "Anders")
-    assert body["role"] == "sales" and body["role_id"] == corp.sales.pk
-    user = User.objects.get(email="alice@example.com")
-    assert user.source == "ldap:corp" and not user.has_usable_password()
-    assert UserAppRole.objects.get(user=user, app=corp.app).role == corp.sales
+    assert_alice_signed_in(body, "ldap:corp", corp.sales, corp.app)
     # a normal gateway session: the token reads data through the role
     status, rows = client_for(corp.key, body["session_token"]).get(TODO)
     assert status == 200 and len(rows["resource"]) == 5
@@ -217,7 +211,9 @@ def test_bind_password_is_encrypted_and_never_logged(
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT bind_password FROM rbac_ldapprovider WHERE name = 'corp'")
+        cursor.execute(
+            "SELECT bind_password FROM rbac_ldapprovider WHERE service_id = %s", [corp.provider.pk]
+        )
         stored = cursor.fetchone()[0]
     assert stored.startswith("fernet:") and ldap_server.BIND_PASSWORD not in stored
     caplog.set_level(logging.DEBUG)
@@ -283,9 +279,9 @@ def test_a_provider_has_no_data_api_and_a_service_like_name(
     for path in ("/api/v2/corp", "/api/v2/corp/_table/users"):
         status, body = client_for(token=admin_token).get(path)
         assert status == 404, body
-    corp.provider.name = "Bad Name!"
+    corp.provider.service.name = "Bad Name!"
     with pytest.raises(ValidationError):
-        corp.provider.full_clean()
+        corp.provider.service.full_clean()
 
 
 def test_a_server_that_never_answers_is_503_within_the_timeout(corp: SimpleNamespace) -> None:

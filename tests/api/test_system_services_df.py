@@ -15,6 +15,14 @@ pytestmark = pytest.mark.django_db
 S = "/api/v2/system/service"
 CONNECTION = ("host", "port", "database", "username", "password", "schema", "sslmode")
 
+TYPES = [
+    "pgsql",
+    "ldap",
+    "adldap",
+    "oidc",
+    "saml",
+]  # the database type, then the sign-in providers (issue #15)
+
 
 @pytest.fixture
 def admin(admin_token: str, seeded: dict[str, Any]) -> Api:
@@ -92,7 +100,13 @@ def test_system_root_is_for_admins(anon: Api, seeded: dict[str, Any]) -> None:
 
 def test_service_types_list_and_one_type(admin: Api) -> None:
     status, body = admin.get("/api/v2/system/service_type")
-    assert status == 200 and [t["name"] for t in body["resource"]] == ["pgsql"]
+    assert status == 200 and [t["name"] for t in body["resource"]] == [
+        "pgsql",
+        "ldap",
+        "adldap",
+        "oidc",
+        "saml",
+    ]
     status, pgsql = admin.get("/api/v2/system/service_type/pgsql")
     assert status == 200
     assert {"name", "label", "description", "group", "singleton", "config_schema"} <= set(pgsql)
@@ -102,8 +116,8 @@ def test_service_types_list_and_one_type(admin: Api) -> None:
     assert schema["port"] == {**schema["port"], "type": "integer", "default": 5432}
     assert schema["password"]["type"] == "password"
     assert "require" in [v["name"] for v in schema["sslmode"]["values"]]
-    assert admin.get("/api/v2/system/service_type", as_list="true")[1] == {"resource": ["pgsql"]}
-    assert admin.get("/api/v2/system/service_type", group="Database")[1]["resource"][0] == pgsql
+    assert admin.get("/api/v2/system/service_type", as_list="true")[1] == {"resource": TYPES}
+    assert admin.get("/api/v2/system/service_type", group="Database")[1]["resource"] == [pgsql]
     assert admin.get("/api/v2/system/service_type", group="File")[1] == {"resource": []}
     status, body = admin.get("/api/v2/system/service_type/pgsql", fields="name,label")
     assert body == {"name": "pgsql", "label": "PostgreSQL"}
@@ -111,12 +125,19 @@ def test_service_types_list_and_one_type(admin: Api) -> None:
 
 def test_an_unknown_service_type_is_404_naming_the_supported_ones(admin: Api) -> None:
     status, body = admin.get("/api/v2/system/service_type/mysql")
-    assert_error(status, body, 404, "Service type 'mysql' not found; supported types: pgsql.")
+    assert_error(
+        status,
+        body,
+        404,
+        "Service type 'mysql' not found; supported types: pgsql, ldap, adldap, oidc, saml.",
+    )
 
 
 def test_the_directory_filters_by_group_type_and_fields(api: Api) -> None:
     status, body = api.get("/api/v2")
     assert status == 200
+    assert [t["name"] for t in body["service_types"]] == TYPES  # the sign-in providers' too
+    status, body = api.get("/api/v2", group="Database")
     assert body["service_types"] == [
         {
             "name": "pgsql",
@@ -201,7 +222,10 @@ def test_an_unknown_type_is_400_naming_the_supported_types(
 ) -> None:
     status, body = admin.post(S, [df_record(seeded, type="mysql")])
     assert status == 400
-    assert "Service type 'mysql' is not supported; supported types: pgsql." in message(body)
+    assert (
+        "Service type 'mysql' is not supported; supported types: pgsql, ldap, adldap, oidc, saml."
+        in message(body)
+    )
     _, body = admin.post(S, [df_record(seeded)])
     sid = body["resource"][0]["id"]
     status, body = admin.patch(f"{S}/{sid}", {"type": "sqlite"})

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+if not __package__:  # run as a script (python tests/postgrest_js/run.py): import `tests`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from tests.node_packages import npm_ci
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -33,20 +37,8 @@ def installed() -> bool:
 def ensure_installed() -> str:
     """Node 22 and postgrest-js in node_modules (npm ci on first use); their versions."""
     if not installed():
-        npm = shutil.which("npm")
-        if npm is None:
-            raise RuntimeError("npm is not on PATH (apt-get install -y npm): it installs Node 22")
         print(f"postgrest-js: npm ci in {HERE} (first use, about 190 MB) ...", flush=True)
-        done = subprocess.run(  # noqa: S603
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0 or not installed():
-            tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-15:])
-            raise RuntimeError(f"npm ci failed in {HERE} (exit {done.returncode}):\n{tail}")
+        npm_ci(HERE, installed)  # NpmError (a RuntimeError) without npm or when it fails
     node = subprocess.run(  # noqa: S603
         [str(NODE), "--version"], capture_output=True, text=True, check=True
     ).stdout.strip()

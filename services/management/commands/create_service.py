@@ -103,6 +103,11 @@ class Command(BaseCommand):
             service = Service.objects.defer("password").filter(name=name).first()
             if service is None:
                 raise CommandError(f"No service named '{name}'; drop --update to create it.")
+            if not service.is_database:
+                raise CommandError(
+                    f"'{name}' is a {service.type} sign-in provider, not a database service; "
+                    "change it in the admin console or with PATCH /api/v2/system/service."
+                )
         else:
             if Service.objects.filter(name=name).exists():
                 raise CommandError(

@@ -20,7 +20,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         # the password column is never loaded, so it can never be printed
-        services = Service.objects.defer("password").order_by("name")
+        services = Service.objects.databases().defer("password").order_by("name")
         records = [
             {
                 "id": s.pk,

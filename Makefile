@@ -26,10 +26,24 @@ help:
 
 install: $(STAMP)
 
+# pip shows each package as it goes (no --quiet): a first install takes a minute or so. Its last
+# phase (unpacking and compiling every package) prints nothing, so a line every 15 s says it
+# is still working.
 $(STAMP): requirements.txt requirements-dev.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check --quiet -r requirements-dev.txt
-	touch $@
+	@if [ -x $(BIN)/python ]; then \
+		echo "==> $(VENV) exists, but its packages are older than a requirements file"; \
+	else \
+		echo "==> creating the virtualenv $(VENV) ($(PYTHON) -m venv)"; \
+		$(PYTHON) -m venv $(VENV); \
+	fi
+	@echo "==> installing requirements-dev.txt into $(VENV) (a fresh one takes about a minute)"
+	@(trap 'kill $$nap 2>/dev/null; exit 0' TERM; \
+		while :; do sleep 15 & nap=$$!; wait $$nap; echo "    ... pip is still working"; done) & \
+		ticker=$$!; \
+		$(BIN)/python -m pip install --disable-pip-version-check -r requirements-dev.txt; \
+		status=$$?; kill $$ticker 2>/dev/null; exit $$status
+	@touch $@
+	@echo "==> $(VENV) is ready; later runs skip this step until a requirements file changes"
 
 fmt: install
 	$(BIN)/ruff format .
@@ -82,7 +96,8 @@ test-unit: install
 check: lint test
 
 run: install
-	$(BIN)/python -m devtools.run_demo
+	@echo "==> starting the demo (devtools/run_demo.py)"
+	@$(BIN)/python -m devtools.run_demo
 
 bench: install
 	$(BIN)/python bench/run.py

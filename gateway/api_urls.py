@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 
 from apikeys import api as apps_api
-from gateway import cors_api, directory, docs_views, system_root
+from gateway import config_api, cors_api, directory, docs_views, system_root
 from limits import api as limits_api
 from lookups import api as lookups_api
 from rbac import role_api, session_api, sso_urls, user_api, user_urls
@@ -23,6 +23,8 @@ urlpatterns = [
     path("api/v2/system/service/<int:pk>/_test", services_api.ServiceTest.as_view()),
     path("api/v2/system/service_type", services_api.ServiceTypes.as_view()),
     path("api/v2/system/service_type/<str:name>", services_api.ServiceTypeDetail.as_view()),
+    path("api/v2/system/package", config_api.ConfigPackage.as_view()),
+    path("api/v2/system/import", config_api.ConfigImport.as_view()),
     re_path(r"^api/v2/system/?$", system_root.SystemRoot.as_view()),
     path("api/v2/system/cors", cors_api.cors_collection),
     path("api/v2/system/cors/<str:pk>", cors_api.cors_detail),

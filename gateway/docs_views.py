@@ -52,7 +52,20 @@ def spec_list(request: HttpRequest) -> HttpResponse:
 
 @staff_member_required
 def docs_page(request: HttpRequest, service: str) -> HttpResponse:
-    """Swagger UI for one service, pre-authorized with a fresh session token for this user."""
+    """Swagger UI for one service, pre-authorized with a fresh session token for this user.
+
+    An unknown name, a sign-in provider or an inactive service answers 404 with a link to the
+    docs index rather than a page that cannot load its document.
+    """
+    found = Service.objects.databases().filter(name=service).only("is_active").first()
+    if found is None or not found.is_active:
+        reason = (
+            f'No database service is named "{service}".'
+            if found is None
+            else f'The service "{service}" is inactive; activate it in the admin console first.'
+        )
+        context = {"service": service, "reason": reason}
+        return render(request, "site/docs_missing.html", context, status=404)
     token, _expires = issue_token(request.user, issuer=request.build_absolute_uri())
     config = {
         "service": service,

@@ -7,7 +7,7 @@ document.
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from gateway import docs_views, views
@@ -28,4 +28,5 @@ urlpatterns = [
         SpectacularAPIView.as_view(urlconf="gateway.api_urls"),
         name="system-schema",
     ),
+    path("", include("gateway.site_urls")),  # the landing page and the API docs index
 ]

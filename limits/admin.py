@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
@@ -15,13 +16,27 @@ from limits import counters
 from limits.api import check_limit
 from limits.models import Limit
 from limits.rules import LimitRule, rule_from
+from services.models import Service
 
 
 def _rule(limit: Limit) -> LimitRule:
     return rule_from(vars(limit))
 
 
+VERB_CHOICES = [("", "every verb"), *((v, v) for v in ("GET", "POST", "PUT", "PATCH", "DELETE"))]
+
+
 class LimitForm(ModelForm):
+    """A limit with its verb picked from a list and its service among the database services."""
+
+    verb = forms.ChoiceField(choices=VERB_CHOICES, required=False, help_text="count only this verb")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        service = self.fields.get("service")
+        if isinstance(service, forms.ModelChoiceField):
+            service.queryset = Service.objects.databases()
+
     class Meta:
         model = Limit
         fields = (

@@ -16,9 +16,18 @@ from django.db.models import Count, Field, QuerySet
 from django.http import HttpRequest
 
 from core.verbs import VERB_BITS, mask_of, verb_names
+from rbac import component_choices
+from rbac.component_choices import WILDCARDS
 from rbac.models import Role, RoleServiceAccess, User, UserAppRole
+from services.models import Service
 
 SYSTEM_ADMIN = "System admin"
+# the picker's choices for a rule without a service (rbac/system_rules.py)
+SYSTEM_COMPONENTS = tuple(
+    f"system/{name}{suffix}"
+    for name in ("service", "role", "app", "user", "lookup", "limit", "cors", "cache")
+    for suffix in ("", "/*")
+)
 
 # Access is roles and per-app roles here; Django's permission groups play no part in it.
 admin.site.unregister(Group)
@@ -39,8 +48,8 @@ class UserAdmin(BaseUserAdmin):
     search_fields = ("email", "name")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Profile", {"fields": ("name", "first_name", "last_name", "source")}),
-        ("Access", {"fields": ("is_active", "is_staff", "is_superuser")}),
+        ("Profile", {"fields": ("first_name", "last_name", "name", "source")}),
+        ("Access", {"fields": ("is_active", "is_staff")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     list_filter = ("is_staff", "is_active", "source")
@@ -58,8 +67,19 @@ class UserAdmin(BaseUserAdmin):
         formfield = super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[arg-type]  # Django passes one
         if db_field.name == "is_staff" and formfield is not None:
             formfield.label = SYSTEM_ADMIN
-            formfield.help_text = "May sign in to this admin console and the system API."
+            formfield.help_text = (
+                "May sign in to this admin console and the system API, with every permission."
+            )
+        if db_field.name == "name" and formfield is not None:
+            formfield.label = "Display name"
+            formfield.help_text = "What apps show (DreamFactory's `name`); blank: first and last."
         return formfield
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        """A system admin is one flag here: Django's superuser status follows it (as the
+        system API's `system/admin` does), so no admin lacks a permission."""
+        obj.is_superuser = bool(obj.is_staff)
+        super().save_model(request, obj, form, change)
 
     def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
         return () if obj is None else self.inlines  # per-app roles once the user exists
@@ -83,12 +103,23 @@ class RuleForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         mask = self.instance.verb_mask if self.instance.pk else 1
         self.initial.setdefault("verbs", verb_names(mask))
+        service = self.fields.get("service")
+        if isinstance(service, forms.ModelChoiceField):
+            service.queryset = Service.objects.databases()
+        component = self.fields.get("component")
+        if component is not None:  # the page's script points it at the service's datalist
+            component.widget.attrs.update({"class": "rule-component", "autocomplete": "off"})
 
     def clean(self) -> dict[str, Any]:
         cleaned: dict[str, Any] = super().clean() or {}
         self.instance.verb_mask = mask_of(cleaned.get("verbs") or [])
         if cleaned.get("filters") is None:
             cleaned["filters"] = []
+        service, component = cleaned.get("service"), cleaned.get("component")
+        if service is not None and component:
+            problem = component_choices.problem(service, component)
+            if problem:
+                self.add_error("component", problem)
         return cleaned
 
 
@@ -106,6 +137,7 @@ class RuleInline(admin.TabularInline):
 @admin.register(Role)
 class RoleAdmin(admin.ModelAdmin):
     list_display = ("name", "is_active", "rule_count", "db_role", "last_modified_date")
+    ordering = ("id",)  # creation order, as DF lists roles (not r1, r10, r2)
     list_filter = ("is_active",)
     search_fields = ("name", "description")
     fields = ("name", "description", "is_active", "db_role")
@@ -114,6 +146,17 @@ class RoleAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Role]:
         roles: QuerySet[Role] = super().get_queryset(request).annotate(_rules=Count("accesses"))
         return roles
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        """The picker's choices: each database service's components (tables, routines)."""
+        context["component_lists"] = [
+            (service.pk, component_choices.components(service) or list(WILDCARDS))
+            for service in Service.objects.databases()
+        ]
+        context["system_components"] = ["*", "system", "system/*", *SYSTEM_COMPONENTS]
+        return super().render_change_form(request, context, *args, **kwargs)
 
     @admin.display(description="Access rules", ordering="_rules")
     def rule_count(self, obj: Any) -> int:

@@ -13,6 +13,10 @@ class RbacConfig(AppConfig):
             signals,  # noqa: F401  (connects the access-change handlers)
         )
         from rbac.saml_lazy import saml_login
+        from rbac.sessions import issue_token
+        from services.system import admin_views
+
+        admin_views.set_token_issuer(issue_token)  # the data browser's session token
 
         provider_types.register(
             {

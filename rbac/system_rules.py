@@ -13,8 +13,9 @@ from __future__ import annotations
 
 SYSTEM_SERVICE = -1  # no Service row has this id
 SYSTEM = "system"
-# system resources no role reaches: only admins manage admins
-ADMIN_ONLY = frozenset({"admin"})
+# system resources no role reaches: only admins manage admins, and the configuration package
+# and import read and write every record and secret
+ADMIN_ONLY = frozenset({"admin", "package", "import"})
 
 
 def system_component(component: str) -> str | None:

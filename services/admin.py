@@ -1,7 +1,7 @@
 """Admin console for services: branding, the dashboard, and the Service form (issue #4).
 
 The password is write-only: the form never renders it and a blank entry keeps the stored one.
-The "Test connection" and "Schema" pages live in services/system/admin_views.py.
+The "Test connection", "Schema" and data browser pages live in services/system/admin_views.py.
 """
 
 from __future__ import annotations
@@ -15,15 +15,16 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path
 from django.utils.html import format_html
 
-from services.field_groups import CONNECTION_FIELDS, INFO_FIELDS, OPTION_FIELDS
+from services.field_groups import CONNECTION_FIELDS, FIELD_LABELS, INFO_FIELDS, OPTION_FIELDS
 from services.models import DATABASE_TYPE, Service
-from services.system import admin_views
+from services.system import admin_views, live_state
 
 admin.site.site_header = "pg-gateway admin"
 admin.site.site_title = "pg-gateway admin"
 admin.site.index_title = "Dashboard"
 
 _default_index = admin.site.index
+DASHBOARD_SERVICES = 50  # probed on each dashboard view; the service list has the rest
 
 
 def _dashboard_index(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
@@ -34,7 +35,10 @@ def _dashboard_index(request: HttpRequest, extra_context: dict[str, Any] | None 
     """
     services = None
     if request.user.has_perm("services.view_service"):
-        services = list(Service.objects.databases())
+        services = [
+            (service, live_state.probe(service))
+            for service in Service.objects.databases()[:DASHBOARD_SERVICES]
+        ]
     context = {"dashboard_services": services, **(extra_context or {})}
     return _default_index(request, context)
 
@@ -58,6 +62,12 @@ class ServiceForm(forms.ModelForm):
     class Meta:
         model = Service
         fields = (*INFO_FIELDS, *CONNECTION_FIELDS, "schema", *OPTION_FIELDS)
+        labels = FIELD_LABELS
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not (self.instance.pk and self.instance.password):  # nothing stored to keep
+            self.fields["password"].help_text = "Write-only: never shown again once saved."
 
     def clean_password(self) -> str:
         entered: str = self.cleaned_data.get("password") or ""
@@ -146,6 +156,11 @@ class ServiceAdmin(admin.ModelAdmin):
         wrap = self.admin_site.admin_view
         custom = [
             path(
+                "test-connection/",
+                wrap(self.test_connection_view),
+                name="{}_{}_test_new_connection".format(*info),
+            ),
+            path(
                 "<path:object_id>/test-connection/",
                 wrap(self.test_connection_view),
                 name="{}_{}_test_connection".format(*info),
@@ -155,11 +170,43 @@ class ServiceAdmin(admin.ModelAdmin):
                 wrap(self.schema_view),
                 name="{}_{}_schema".format(*info),
             ),
+            path(
+                "<path:object_id>/data/<path:table>/",
+                wrap(self.data_view),
+                name="{}_{}_data".format(*info),
+            ),
         ]
         return custom + super().get_urls()
 
-    def test_connection_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def get_fieldsets(self, request: HttpRequest, obj: Service | None = None) -> Any:
+        """No "Clear password" box while no password is stored."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.password:
+            return fieldsets
+        return [
+            (name, {**options, "fields": [_without_clear(f) for f in options["fields"]]})
+            for name, options in fieldsets
+        ]
+
+    def test_connection_view(
+        self, request: HttpRequest, object_id: str | None = None
+    ) -> HttpResponse:
         return admin_views.test_connection(self, request, object_id)
+
+    def save_model(self, request: HttpRequest, obj: Service, form: Any, change: bool) -> None:
+        """Save, then run the form's connection test: a failure warns, it does not block."""
+        super().save_model(request, obj, form, change)
+        if obj.is_active:
+            admin_views.warn_if_unreachable(request, obj)
 
     def schema_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         return admin_views.schema(self, request, object_id)
+
+    def data_view(self, request: HttpRequest, object_id: str, table: str) -> HttpResponse:
+        return admin_views.data_browser(self, request, object_id, table)
+
+
+def _without_clear(entry: Any) -> Any:
+    if entry == ("password", "clear_password"):
+        return "password"
+    return entry

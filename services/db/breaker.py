@@ -18,7 +18,7 @@ RETRY_AFTER_SECONDS = 1  # what an open breaker tells clients (a probe runs seve
 class Breaker:
     """Open while the service's database cannot be reached; holds the reason to answer with."""
 
-    __slots__ = ("_error", "_lock", "name", "opened_at", "trips")
+    __slots__ = ("_error", "_lock", "last_error", "last_error_at", "name", "opened_at", "trips")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -26,6 +26,8 @@ class Breaker:
         self._error: ServiceUnavailable | None = None
         self.opened_at = 0.0  # time.monotonic() of the last trip
         self.trips = 0  # how many times it opened (for logs and tests)
+        self.last_error = ""  # the last trip's message, kept after the breaker closes
+        self.last_error_at = 0.0  # time.time() of the last trip (the admin dashboard shows it)
 
     @property
     def is_open(self) -> bool:
@@ -42,6 +44,7 @@ class Breaker:
         with self._lock:
             was_closed = self._error is None
             self._error = error
+            self.last_error, self.last_error_at = error.message, time.time()
             if was_closed:
                 self.opened_at = time.monotonic()
                 self.trips += 1

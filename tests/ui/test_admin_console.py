@@ -64,22 +64,25 @@ def test_admin_console_story(admin_user: Any, seeded: dict[str, Any], page: Any,
     _expect_message(page, "success", "was added successfully")
     assert page.input_value("#id_password") == ""  # write-only: never rendered back
 
-    # 4. test the connection: the server version, then a classified refusal on port 1
+    # 4. test the connection on the form's values, before saving: the server version, then a
+    # classified refusal on port 1 with the typed value kept; saving it warns, not blocks
     page.click("button.test-connection")
     _expect_message(page, "success", re.compile(r"connection succeeded\. PostgreSQL \d+"))
     screenshot("04-test-connection")
 
     page.fill("#id_port", "1")
-    page.click("input[name=_continue]")
-    _expect_message(page, "success", "was changed successfully")
     page.click("button.test-connection")
     _expect_message(page, "error", "Connection refused")
+    assert page.input_value("#id_port") == "1"  # the edit is still there, not saved
+    assert Service.objects.get(name="shop").port == kwargs["port"]
+    page.click("input[name=_continue]")
+    _expect_message(page, "warning", "Saved, but the connection test failed.")
 
     page.fill("#id_port", str(kwargs["port"]))
-    page.click("input[name=_continue]")
-    _expect_message(page, "success", "was changed successfully")
     page.click("button.test-connection")
     _expect_message(page, "success", "connection succeeded")
+    page.click("input[name=_continue]")
+    _expect_message(page, "success", "was changed successfully")
 
     # 5. the read-only schema view: tables, views and their columns, routines
     page.click("a:text-is('Schema')")
@@ -99,6 +102,12 @@ def test_admin_console_story(admin_user: Any, seeded: dict[str, Any], page: Any,
     text = dashboard.inner_text()
     assert "shop" in text
     assert f"{kwargs['host']}:{kwargs['port']}/{kwargs['database']}" in text
+    shop = page.locator("tr.service-row[data-service=shop]")
+    assert shop.locator(".service-status").inner_text() == "reachable"
+    assert re.fullmatch(r"[\d.]+ ms", shop.locator(".service-latency").inner_text())
+    assert re.fullmatch(r"\d+ / \d+", shop.locator(".service-pool").inner_text())
+    legacy = page.locator("tr.service-row[data-service=legacy]")
+    assert legacy.locator(".service-status").inner_text() == "inactive"
     screenshot("02-dashboard")
 
     assert Service.objects.get(name="shop").port == kwargs["port"]

@@ -74,15 +74,44 @@ def test_test_connection_is_post_only_and_csrf_checked(admin_user: Any, stored: 
     url = f"/admin/services/service/{stored.pk}/test-connection/"
     assert client.get(url).status_code == 405
     assert client.post(url).status_code == 403  # no CSRF token
+    assert Client().post("/admin/services/service/test-connection/").status_code == 302
 
 
-def test_test_connection_reports_refusal(staff: Client, stored: Any) -> None:
-    stored.port = 1
-    stored.save()
-    response = staff.post(f"/admin/services/service/{stored.pk}/test-connection/", follow=True)
-    assert response.redirect_chain[-1][0] == f"/admin/services/service/{stored.pk}/change/"
+def test_test_connection_tests_the_form_values_without_saving(staff: Client, stored: Any) -> None:
+    """The form's port, not the stored one; the stored password when the field is blank;
+    nothing saved either way."""
+    url = f"/admin/services/service/{stored.pk}/test-connection/"
+    answer = staff.post(url, _form_data(stored, port=1)).json()
+    assert answer["ok"] is False and answer["level"] == "error"
+    assert "Connection refused" in answer["message"], answer
+    answer = staff.post(url, _form_data(stored, password="")).json()
+    assert answer["ok"] is True and "connection succeeded. PostgreSQL" in answer["message"]
+    answer = staff.post(url, _form_data(stored, username="no_such_role")).json()
+    assert answer["ok"] is False, answer
+    stored.refresh_from_db()
+    assert stored.port != 1 and stored.password == "s3cret-pw"
+
+
+def test_the_add_page_tests_before_anything_exists(staff: Client, seeded: dict[str, Any]) -> None:
+    from services.models import Service
+
+    values = _form_data(Service(**service_kwargs(seeded)), name="fresh")
+    url = "/admin/services/service/test-connection/"
+    answer = staff.post(url, values).json()
+    assert answer["ok"] is True, answer
+    answer = staff.post(url, {**values, "host": "", "name": "Bad Name"}).json()
+    assert answer["ok"] is False and answer["message"].startswith("Not tested: name:"), answer
+    assert not Service.objects.filter(name="fresh").exists()
+
+
+def test_saving_an_unreachable_service_warns_and_keeps_it(staff: Client, stored: Any) -> None:
+    url = f"/admin/services/service/{stored.pk}/change/"
+    response = staff.post(url, _form_data(stored, port=1, _continue="1"), follow=True)
     text = [str(m) for m in response.context["messages"]]
-    assert any("Connection refused" in m for m in text), text
+    assert any("was changed successfully" in m for m in text), text
+    assert any(m.startswith("Saved, but the connection test failed.") for m in text), text
+    stored.refresh_from_db()
+    assert stored.port == 1
 
 
 def test_schema_of_an_inactive_service_says_so(staff: Client, stored: Any) -> None:
@@ -106,3 +135,53 @@ def test_branding_and_system_admin_label(staff: Client, stored: Any, admin_user:
     assert "System admin" in users
     change = staff.get(f"/admin/rbac/user/{admin_user.pk}/change/").content.decode()
     assert "System admin" in change
+
+
+def test_the_dashboard_shows_each_services_live_state(staff: Client, stored: Any) -> None:
+    from services.models import Service
+
+    down = Service.objects.create(**{**service_kwargs_of(stored), "name": "down", "port": 1})
+    Service.objects.create(**{**service_kwargs_of(stored), "name": "off", "is_active": False})
+    page = staff.get("/admin/").content.decode()
+    rows = {
+        name: page.split(f'data-service="{name}"', 1)[1].split("</tr>", 1)[0]
+        for name in (stored.name, down.name, "off")
+    }
+    assert 'class="service-status reachable"' in rows[stored.name]
+    assert " ms</td>" in rows[stored.name]
+    assert 'class="service-status unreachable"' in rows["down"]
+    assert "Connection refused" in rows["down"]  # the reason, and the breaker's last error
+    assert " s ago: " in rows["down"]
+    assert 'class="service-status inactive"' in rows["off"]
+
+
+def service_kwargs_of(service: Any) -> dict[str, Any]:
+    fields = ("host", "port", "database", "username", "password", "schema", "sslmode")
+    return {name: getattr(service, name) for name in fields}
+
+
+def test_a_rule_component_is_picked_from_the_services_schema(staff: Client, stored: Any) -> None:
+    from rbac.admin import RuleForm
+    from rbac.models import Role
+
+    def rule(component: str) -> Any:
+        data = {"service": stored.pk, "component": component, "verbs": ["GET"], "filter_op": "AND"}
+        return RuleForm(data={**data, "filters": "[]"})
+
+    for good in ("_table/customers", "_table/*", "*", "_func/add_numbers", "_table/Customers/5"):
+        assert rule(good).is_valid(), (good, rule(good).errors)
+    refused = rule("_table/nosuch_table")
+    assert not refused.is_valid()
+    assert refused.errors["component"] == [
+        "Service 'shop' has no table 'nosuch_table'; pick one from the list "
+        "(or a wildcard such as _table/*)."
+    ]
+    assert "has no function 'nope'" in rule("_func/nope").errors["component"][0]
+    assert "not a component of a database service" in rule("_tables/x").errors["component"][0]
+
+    role = Role.objects.create(name="picker")
+    page = staff.get(f"/admin/rbac/role/{role.pk}/change/").content.decode()
+    assert f'<datalist id="components-{stored.pk}">' in page
+    assert '<option value="_table/customers">' in page
+    assert '<option value="_func/add_numbers">' in page
+    assert '<option value="system/role/*">' in page  # rules without a service: the system API

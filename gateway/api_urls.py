@@ -6,7 +6,7 @@ from apikeys import api as apps_api
 from gateway import config_api, cors_api, directory, docs_views, system_root
 from limits import api as limits_api
 from lookups import api as lookups_api
-from rbac import role_api, session_api, sso_urls, user_api, user_urls
+from rbac import role_api, saml_urls, session_api, user_api, user_urls
 from services.system import api as services_api
 from services.system import cache_api
 
@@ -16,7 +16,7 @@ urlpatterns = [
     path("api/v2/system/environment", session_api.EnvironmentView.as_view()),
     path("api/v2/user/session", session_api.UserSessionView.as_view()),
     path("api/v2/user/register", session_api.RegisterView.as_view()),
-    *sso_urls.urlpatterns,
+    *saml_urls.urlpatterns,  # SAML sign-in under /api/v2/user/saml/ (before the catch-alls)
     *user_urls.urlpatterns,  # the rest of the user service, and system/admin
     path("api/v2/system/service", services_api.service_collection),
     path("api/v2/system/service/<int:pk>", services_api.service_detail),

@@ -10,7 +10,6 @@ audit store in SQLite files under tmp_path, a free port, one worker on the local
 from __future__ import annotations
 
 import json
-import os
 import queue
 import re
 import shutil
@@ -18,15 +17,12 @@ import signal
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from cryptography.fernet import Fernet
-from psycopg import sql
 
+from tests.demo_run import demo_environment
 from tests.servers import ROOT, free_port, http
 
 pytestmark = pytest.mark.slow
@@ -94,29 +90,10 @@ def progress(output: str) -> list[str]:
 @pytest.fixture
 def demo_env(pg_server: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """The environment of an isolated demo run; its database dropped afterwards."""
-    name = f"gw_demo_{uuid.uuid4().hex[:8]}"
-    (tmp_path / "prometheus").mkdir()
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    env.update(
-        DEMO_DATABASE_URL=pg_server,
-        DEMO_DATABASE_NAME=name,
-        DEMO_ADMIN_PASSWORD="first-run-password-1234",
-        DATABASE_URL=f"sqlite:///{tmp_path / 'metadata.sqlite3'}",
-        GATEWAY_AUDIT_DATABASE_URL=f"sqlite:///{tmp_path / 'audit.sqlite3'}",
-        SECRET_KEY="first-run-test-secret-key-0123456789-0123456789",
-        GATEWAY_ENCRYPTION_KEY=Fernet.generate_key().decode(),
-        CACHE_URL="locmemcache://first-run",
-        WEB_CONCURRENCY="1",
-        PORT=str(free_port()),
-        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),
-    )
-    try:
+    with demo_environment(
+        pg_server, tmp_path, label="first_run", admin_password="first-run-password-1234"
+    ) as env:
         yield env
-    finally:
-        with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def start(env: dict[str, str]) -> tuple[DemoRun, str]:

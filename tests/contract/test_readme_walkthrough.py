@@ -21,17 +21,14 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from cryptography.fernet import Fernet
-from psycopg import sql
 
+from tests.demo_run import demo_environment
 from tests.readme_blocks import Step, bash_script, check_step, walkthrough_steps
-from tests.servers import ROOT, free_port
+from tests.servers import ROOT
 
 README = ROOT / "README.md"
 ADMIN_PASSWORD = "readme-walkthrough-password"
@@ -64,24 +61,15 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def demo(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A fresh `make run` demo (its own database and metadata); its base URL."""
-    name = f"gw_readme_{uuid.uuid4().hex[:8]}"
     tmp_path = tmp_path_factory.mktemp("demo")
-    (tmp_path / "prometheus").mkdir()
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    env.update(
-        DEMO_DATABASE_URL=pg_server,
-        DEMO_DATABASE_NAME=name,
-        DEMO_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        DATABASE_URL=f"sqlite:///{tmp_path / 'metadata.sqlite3'}",
-        GATEWAY_AUDIT_DATABASE_URL=f"sqlite:///{tmp_path / 'audit.sqlite3'}",
-        SECRET_KEY="readme-walkthrough-secret-key-0123456789-0123456789",
-        GATEWAY_ENCRYPTION_KEY=Fernet.generate_key().decode(),
-        CACHE_URL="locmemcache://readme-walkthrough",
-        WEB_CONCURRENCY="1",
-        PORT=str(port),
-        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),
-    )
+    with demo_environment(
+        pg_server, tmp_path, label="readme", admin_password=ADMIN_PASSWORD
+    ) as env:
+        yield from _serve(env, tmp_path)
+
+
+def _serve(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """Run the demo in `env` until the test is done; its base URL."""
     log = tmp_path / "demo.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -93,7 +81,7 @@ def demo(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
         )
     try:
         _wait_ready(process, log)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{env['PORT']}"
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)  # Ctrl-C, as a user stops it
@@ -102,10 +90,6 @@ def demo(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        with psycopg.connect(pg_server, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def _wait_ready(process: subprocess.Popen[bytes], log: Path) -> None:

@@ -39,6 +39,12 @@ def test_roles_apps_users_and_api_docs_with_a_key(
     page.fill("#id_name", "shop read-only")
     page.fill("#id_description", "Dashboards: read every table")
     page.select_option("#id_accesses-0-service", label="shop")
+    # the component picker offers the chosen service's tables and routines
+    component = page.locator("#id_accesses-0-component")
+    component.focus()
+    offered = page.locator(f"datalist#{component.get_attribute('list')} option")
+    choices = offered.evaluate_all("options => options.map(o => o.value)")
+    assert {"*", "_table/*", "_table/customers", "_func/add_numbers"} <= set(choices)
     page.fill("#id_accesses-0-component", "_table/*")
     row = page.locator("#accesses-0")
     row.locator("input[value=GET]").check()

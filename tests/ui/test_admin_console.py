@@ -60,6 +60,11 @@ def test_admin_console_story(admin_user: Any, seeded: dict[str, Any], page: Any,
     for legend in ("Info", "Connection", "Options"):
         assert page.locator("fieldset h2", has_text=legend).count() == 1
     screenshot("03-service-form")
+    # tested before anything is saved: the Add page's own values
+    page.click("button.test-connection")
+    _expect_message(page, "success", re.compile(r"connection succeeded\. PostgreSQL \d+"))
+    assert not Service.objects.filter(name=kwargs["name"]).exists()
+    assert page.input_value("#id_password") == kwargs["password"]  # still typed, not lost
     page.click("input[name=_continue]")
     _expect_message(page, "success", "was added successfully")
     assert page.input_value("#id_password") == ""  # write-only: never rendered back

@@ -44,6 +44,13 @@ def _raw(api: Api, method: str, path: str, text: str) -> tuple[int, Any]:
         ("POST", "/api/v2/system/lookup", '{"resource": [{"name": %s}]}', "resource[0].name"),
         ("POST", "/api/v2/system/cors", '{"resource": [{"path": %s}]}', "resource[0].path"),
         ("POST", "/api/v2/system/admin", '{"resource": [{"email": %s}]}', "resource[0].email"),
+        (
+            "POST",
+            "/api/v2/system/service",
+            '{"resource": [{"name": "corp", "type": "ldap", "config": {"host": %s}}]}',
+            "resource[0].config.host",
+        ),
+        ("POST", "/api/v2/system/import", '{"roles": [{"name": %s}]}', "roles[0].name"),
     ],
 )
 def test_a_lone_surrogate_is_refused_where_it_is(

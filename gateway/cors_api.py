@@ -19,21 +19,24 @@ from gateway.cors import compile_path
 NO_PATH = "No path specified. Use * to apply to all api paths."
 NO_ORIGIN = "No origin specified. Use * to allow every origin."
 
+# The fields a client writes; a record adds its id and timestamps.
+_FIELDS = (
+    "path",
+    "description",
+    "origin",
+    "header",
+    "exposed_header",
+    "method",
+    "max_age",
+    "supports_credentials",
+    "enabled",
+)
+
 
 class CorsSerializer(serializers.ModelSerializer[CorsRule]):
     class Meta:
         model = CorsRule
-        fields = (
-            "path",
-            "description",
-            "origin",
-            "header",
-            "exposed_header",
-            "method",
-            "max_age",
-            "supports_credentials",
-            "enabled",
-        )
+        fields = _FIELDS
 
 
 def _mask(value: Any) -> int:
@@ -70,20 +73,7 @@ class CorsResource(RecordResource):
 
     model = CorsRule
     serializer = CorsSerializer
-    record_fields = (
-        "id",
-        "path",
-        "description",
-        "origin",
-        "header",
-        "exposed_header",
-        "method",
-        "max_age",
-        "supports_credentials",
-        "enabled",
-        "created_date",
-        "last_modified_date",
-    )
+    record_fields = ("id", *_FIELDS, "created_date", "last_modified_date")
 
     def to_record(self, obj: CorsRule, related: frozenset[str]) -> dict[str, Any]:
         record = super().to_record(obj, related)

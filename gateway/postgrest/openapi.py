@@ -23,7 +23,7 @@ from core.responses import ApiResponse, label_for
 from core.verbs import DELETE, GET, PATCH, POST
 from gateway.pipeline import admit
 from gateway.postgrest.profiles import PROFILE_HEADER, check_profile, requested_profile
-from gateway.postgrest.request import _credentials
+from gateway.postgrest.request import api_request
 from rbac.policy import RoleScope, authenticate
 from services.catalog.routines import Routine, RoutineCatalog, RoutineKind
 from services.catalog.schema_cache import SchemaCache, Table
@@ -324,19 +324,7 @@ def _reach(req: ApiRequest) -> tuple[LiveService, Callable[[str], int]]:
 
 def serve_document(request: RequestLike, service: str) -> ApiResponse:
     """The document for the caller (admitted as for the service's root on `/api/v2`)."""
-    meta = request.META
-    req = ApiRequest(
-        verb="GET",
-        service=service,
-        segments=(),
-        query={},
-        body=None,
-        body_too_large=False,
-        credentials=_credentials(meta),
-        path=request.path,
-        accept=meta.get("HTTP_ACCEPT", ""),
-        if_none_match="",
-    )
+    req = api_request(request, "GET", service, (), {})
     live, mask_of = _reach(req)
     schema = check_profile(requested_profile(request), live)
     label = live.config.label or label_for(live.config.name)

@@ -106,16 +106,53 @@ def _prefers_count(prefer: str) -> bool:
     return False
 
 
+def allowed_method(request: RequestLike, allowed: tuple[str, ...], refusal: str, pgrst: str) -> str:
+    """The request's method; another is a 405 (`<METHOD> <refusal>`) that lists the allowed."""
+    method = request.method or "GET"
+    if method not in allowed:
+        raise MethodNotAllowed(
+            f"{method[:20]} {refusal}",
+            context={"pgrst": pgrst},
+            headers={"Allow": ", ".join(allowed)},
+        )
+    return method
+
+
+def api_request(
+    request: RequestLike,
+    verb: str,
+    service: str,
+    segments: tuple[str, ...],
+    query: dict[str, str],
+    *,
+    if_none_match: str = "",
+) -> ApiRequest:
+    """What the shared stages read of a dialect request: the caller's credentials and Accept;
+    no body (each resource reads its own)."""
+    meta = request.META
+    return ApiRequest(
+        verb=verb,
+        service=service,
+        segments=segments,
+        query=query,
+        body=None,
+        body_too_large=False,
+        credentials=_credentials(meta),
+        path=request.path,
+        accept=meta.get("HTTP_ACCEPT", ""),
+        if_none_match=if_none_match,
+    )
+
+
 def read_pgrst(request: RequestLike, service: str, table: str) -> PgrstRequest:
     """The plain parts of one `/rest/<service>/<table>` request."""
     meta = request.META
-    method = request.method or "GET"
-    if method not in _METHODS:
-        raise MethodNotAllowed(
-            f"{method[:20]} is not supported on a table; use GET, HEAD, POST, PATCH or DELETE.",
-            context={"pgrst": "PGRST117"},
-            headers={"Allow": ", ".join(_METHODS)},
-        )
+    method = allowed_method(
+        request,
+        _METHODS,
+        "is not supported on a table; use GET, HEAD, POST, PATCH or DELETE.",
+        "PGRST117",
+    )
     table, profile = profiled(request, service, table)  # Accept-/Content-Profile
     pairs = query_pairs(meta.get("QUERY_STRING", ""))
     start, end = _range(meta.get("HTTP_RANGE", ""))
@@ -133,16 +170,12 @@ def read_pgrst(request: RequestLike, service: str, table: str) -> PgrstRequest:
         keyed["@range"] = f"{start}-{'' if end is None else end}"
     if count:
         keyed["@count"] = "exact"
-    api = ApiRequest(
-        verb=method if method in _WRITES else "GET",
-        service=service,
-        segments=("_table", table),
-        query=keyed,
-        body=None,
-        body_too_large=False,
-        credentials=_credentials(meta),
-        path=request.path,
-        accept=meta.get("HTTP_ACCEPT", ""),
+    api = api_request(
+        request,
+        method if method in _WRITES else "GET",
+        service,
+        ("_table", table),
+        keyed,
         if_none_match=meta.get("HTTP_IF_NONE_MATCH", ""),
     )
     singular = OBJECT_MEDIA in api.accept

@@ -20,12 +20,17 @@ from django.core.exceptions import RequestDataTooBig
 
 from core.environ_request import RequestLike
 from core.errors import MethodNotAllowed, PayloadTooLarge
-from core.request import ApiRequest
 from core.request_body import parse_json
 from core.responses import Answer
 from gateway.pipeline import Clock, admit, throttle
 from gateway.postgrest.profiles import check_profile, profiled
-from gateway.postgrest.request import OBJECT_MEDIA, _credentials, _prefers_count, _range
+from gateway.postgrest.request import (
+    OBJECT_MEDIA,
+    _prefers_count,
+    _range,
+    allowed_method,
+    api_request,
+)
 from gateway.postgrest.rpc_respond import respond_rpc
 from rbac.db_roles import identity_for
 from services.catalog.routines import Routine, RoutineKind
@@ -88,29 +93,15 @@ def handle_rpc(request: RequestLike, service: str, fn: str) -> Answer:
     """One `/rest/<service>/rpc/<fn>` call through every stage."""
     clock = Clock()
     meta = request.META
-    method = request.method or "GET"
-    if method not in _METHODS:
-        raise MethodNotAllowed(
-            f"{method[:20]} is not supported on a function; call it with GET or POST.",
-            context={"pgrst": "PGRST101"},
-            headers={"Allow": ", ".join(_METHODS)},
-        )
+    method = allowed_method(
+        request, _METHODS, "is not supported on a function; call it with GET or POST.", "PGRST101"
+    )
     name, profile = profiled(request, service, fn)
     kind = routine_kind(service, name)
     pairs = tuple(parse_qsl(meta.get("QUERY_STRING", ""), keep_blank_values=True))
     verb = "POST" if method == "POST" else "GET"
-    req = ApiRequest(
-        verb=verb,
-        service=service,
-        segments=("_proc" if kind == "procedure" else "_func", name),
-        query=dict(pairs),
-        body=None,
-        body_too_large=False,
-        credentials=_credentials(meta),
-        path=request.path,
-        accept=meta.get("HTTP_ACCEPT", ""),
-        if_none_match="",
-    )
+    segments = ("_proc" if kind == "procedure" else "_func", name)
+    req = api_request(request, verb, service, segments, dict(pairs))
     principal, live, grant = admit(req)  # 2-4
     clock.lap("auth")
     schema = check_profile(profile, live)

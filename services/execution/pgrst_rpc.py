@@ -88,18 +88,14 @@ def call_error(conn: psycopg.Connection[Any], exc: psycopg.Error, call: BoundCal
             code=state,
             context={"details": diag.message_detail, "hint": diag.message_hint},
         )
-    if state[:2] in ("22", "23"):
-        try:
-            bad = bad_value(conn, call)
-        except psycopg.Error:
-            bad = None
-        if bad is not None:
-            name, reason = bad
-            return BadRequest(
-                f"Invalid value for parameter '{name}': {reason}",
-                code=state,
-                context={"details": diag.message_primary, "param": name},
-            )
+    bad = bad_value(conn, exc, call)
+    if bad is not None:
+        name, reason = bad
+        return BadRequest(
+            f"Invalid value for parameter '{name}': {reason}",
+            code=state,
+            context={"details": diag.message_primary, "param": name},
+        )
     error = classify(exc)
     context = dict(error.context) if isinstance(error.context, dict) else {}
     context.setdefault("details", diag.message_detail)

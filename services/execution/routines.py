@@ -114,12 +114,24 @@ def call_routine(live: LiveService, bound: BoundRoutineCall, stmt: Statement) ->
     return procedure_body(columns, row, bound.plan.options)
 
 
-def bad_value(conn: psycopg.Connection[Any], call: BoundCall) -> tuple[str, str] | None:
-    """After a data error, find the argument whose value does not parse as its type.
+def bad_value(
+    conn: psycopg.Connection[Any], exc: psycopg.Error, call: BoundCall
+) -> tuple[str, str] | None:
+    """After a data error (SQLSTATE class 22 or 23), the argument whose value does not parse
+    as its type and why; None for another error, no such argument, or a failed check.
 
     Runs only on the error path: each value is cast alone, so the 400 can name the parameter
     instead of only quoting PostgreSQL's message.
     """
+    if (exc.sqlstate or "")[:2] not in ("22", "23"):
+        return None
+    try:
+        return _first_bad_value(conn, call)
+    except psycopg.Error:
+        return None
+
+
+def _first_bad_value(conn: psycopg.Connection[Any], call: BoundCall) -> tuple[str, str] | None:
     for arg in call.args:
         if arg.form == "raw" or arg.value is None:
             continue
@@ -147,18 +159,14 @@ def _call_error(
             context={k: v for k, v in detail.items() if v} or None,
         )
     error = classify(exc)
-    if state[:2] in ("22", "23"):
-        try:
-            bad = bad_value(conn, call)
-        except psycopg.Error:
-            bad = None
-        if bad is not None:
-            name, reason = bad
-            return BadRequest(
-                f"{prefix}\nInvalid value for parameter '{name}': {reason}",
-                code=state,
-                context={"param": name},
-            )
+    bad = bad_value(conn, exc, call)
+    if bad is not None:
+        name, reason = bad
+        return BadRequest(
+            f"{prefix}\nInvalid value for parameter '{name}': {reason}",
+            code=state,
+            context={"param": name},
+        )
     return type(error)(
         f"{prefix}\n{error.message}", code=error.code, context=error.context, headers=error.headers
     )

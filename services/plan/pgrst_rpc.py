@@ -19,7 +19,13 @@ from services.catalog.schema_cache import Column, SchemaCache, Table
 from services.config import ServiceConfig
 from services.plan.bind_read import bind_read
 from services.plan.pgrst_parse import PgrstQuery, parse_pgrst_read
-from services.plan.routine_args import BoundCall, GivenParams, bind_call, choose_overload
+from services.plan.routine_args import (
+    BoundCall,
+    GivenParams,
+    bind_call,
+    choose_overload,
+    stand_in_column,
+)
 from services.plan.types import NO_BODY, BoundRead, RoutineCall, TableRead
 
 _JSON = frozenset({"json", "jsonb"})
@@ -202,23 +208,7 @@ def _column(
     spelled = db_type.removesuffix("[]").split("(")[0].strip()
     base = base or _TYPNAMES.get(spelled, spelled)
     category = category or ("A" if is_array else _CATEGORIES.get(base, "U"))
-    return Column(
-        name=name,
-        position=position,
-        db_type=db_type,
-        base_type=base,
-        category=category,
-        nullable=True,
-        default=None,
-        is_primary_key=False,
-        auto_increment=False,
-        is_generated=False,
-        is_unique=False,
-        length=None,
-        precision=None,
-        scale=None,
-        simple_type="string",
-    )
+    return stand_in_column(name, position, db_type, base, category, "string")
 
 
 def result_table(routine: Routine, schema: SchemaCache) -> Table:

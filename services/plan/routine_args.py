@@ -199,14 +199,17 @@ def _ambiguous(first: Routine, overloads: tuple[Routine, ...], what: str) -> Bad
     )
 
 
-def _column(param: RoutineParam) -> Column:
-    """A stand-in Column so the shared value coercion (spec §3.11) checks parameters too."""
+def stand_in_column(
+    name: str, position: int, db_type: str, base_type: str, category: str, simple_type: str
+) -> Column:
+    """A Column for a value that is not a table's (a parameter, a function's result): nullable,
+    no default, no key, no size limits."""
     return Column(
-        name=param.name or f"${param.position}",
-        position=param.position,
-        db_type=param.db_type,
-        base_type=param.base_type,
-        category=param.category,
+        name=name,
+        position=position,
+        db_type=db_type,
+        base_type=base_type,
+        category=category,
         nullable=True,
         default=None,
         is_primary_key=False,
@@ -216,7 +219,19 @@ def _column(param: RoutineParam) -> Column:
         length=None,
         precision=None,
         scale=None,
-        simple_type=param.simple_type,
+        simple_type=simple_type,
+    )
+
+
+def _column(param: RoutineParam) -> Column:
+    """A stand-in Column so the shared value coercion (spec §3.11) checks parameters too."""
+    return stand_in_column(
+        param.name or f"${param.position}",
+        param.position,
+        param.db_type,
+        param.base_type,
+        param.category,
+        param.simple_type,
     )
 
 

@@ -17,23 +17,7 @@ from services.plan.routine_args import BoundCall
 from services.plan.types import BoundRead
 from services.sql.compile import Statement
 from services.sql.fragments import ident, order_by, output_list, select_list, where_clause
-from services.sql.routines import arg_value
-
-
-def invocation(call: BoundCall, params: list[Any]) -> sql.Composable:
-    """`schema.fn(p => value, ...)` (positional when a passed parameter has no name)."""
-    items = []
-    for arg in call.args:
-        value = arg_value(arg, params)
-        if call.named:
-            value = sql.SQL("{} => {}").format(ident(arg.param.name), value)
-        if arg.param.mode == "VARIADIC":
-            value = sql.SQL("VARIADIC {}").format(value)
-        items.append(value)
-    routine = call.routine
-    return sql.SQL("{}({})").format(
-        ident(routine.schema, routine.db_name), sql.SQL(", ").join(items)
-    )
+from services.sql.routines import invocation
 
 
 def compile_rows(call: BoundCall, read: BoundRead) -> Statement:

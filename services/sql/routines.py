@@ -45,7 +45,8 @@ def _arguments(call: BoundCall, params: list[Any]) -> sql.Composable:
     return sql.SQL(", ").join(items)
 
 
-def _invocation(call: BoundCall, params: list[Any]) -> sql.Composable:
+def invocation(call: BoundCall, params: list[Any]) -> sql.Composable:
+    """`schema.fn(p => value, ...)` (positional when a passed parameter has no name)."""
     routine = call.routine
     return sql.SQL("{}({})").format(
         ident(routine.schema, routine.db_name), _arguments(call, params)
@@ -87,7 +88,7 @@ def compile_function(call: BoundCall, limit: int | None = None, offset: int = 0)
 def _compose_function(
     call: BoundCall, params: list[Any], page: tuple[int | None, int] | None = None
 ) -> sql.Composable:
-    fn = _invocation(call, params)
+    fn = invocation(call, params)
     routine = call.routine
     if routine.shape == "void":  # the (empty) value is not read: the answer is null
         return sql.SQL("SELECT {}").format(fn)
@@ -110,7 +111,7 @@ def compile_procedure(call: BoundCall) -> Statement:
     params = _values(call)
     text = statements.text(
         _shape("procedure", call),
-        lambda p: sql.SQL("CALL {}").format(_invocation(call, p)),
+        lambda p: sql.SQL("CALL {}").format(invocation(call, p)),
         params,
         call.routine,
     )

@@ -85,6 +85,19 @@ def service_kwargs(db: dict[str, Any], **overrides: Any) -> dict[str, Any]:
     return kwargs
 
 
+def df_service_record(db: dict[str, Any], name: str, label: str) -> dict[str, Any]:
+    """The fixture database as a `system/service` record in DreamFactory's shape."""
+    settings = service_kwargs(db, name=name)
+    config = {k: settings[k] for k in ("host", "port", "database", "username", "password")}
+    return {
+        "name": name,
+        "label": label,
+        "type": "pgsql",
+        "is_active": True,
+        "config": {**config, "schema": "public"},
+    }
+
+
 @pytest.fixture
 def service(db: Any, seeded: dict[str, Any]) -> Any:
     """The fixture database registered as service `shop`."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REDIS_URL, drop_redis_prefix, redis_caches
+from tests.conftest import REDIS_URL, df_service_record, drop_redis_prefix, redis_caches
 from tests.servers import GatewayServer, granian_workers, manage
 
 pytestmark = pytest.mark.slow
@@ -73,24 +73,7 @@ def test_a_dreamfactory_provisioning_script_runs_unchanged(
         server.call(
             "POST",
             "/api/v2/system/service?fields=*",
-            {
-                "resource": [
-                    {
-                        "name": service_name,
-                        "label": "CRM",
-                        "type": "pgsql",
-                        "is_active": True,
-                        "config": {
-                            "host": seeded["host"] if "host" in seeded else "127.0.0.1",
-                            "port": int(seeded.get("port") or 5432),
-                            "database": seeded["dbname"],
-                            "username": seeded.get("user") or "postgres",
-                            "password": seeded.get("password") or "",
-                            "schema": "public",
-                        },
-                    }
-                ]
-            },
+            {"resource": [df_service_record(seeded, service_name, "CRM")]},
             headers=as_admin,
         ),
         201,

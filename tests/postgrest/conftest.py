@@ -17,7 +17,7 @@ import pytest
 from postgrest import SyncPostgrestClient
 from postgrest.exceptions import APIError
 
-from tests.conftest import REDIS_URL, SEED_SQL, drop_redis_prefix, redis_caches
+from tests.conftest import REDIS_URL, SEED_SQL, df_service_record, drop_redis_prefix, redis_caches
 from tests.servers import GatewayServer, granian_workers, manage
 
 ADMIN = {"email": "pgrst-admin@example.com", "password": "pgrst-admin-password-1234"}
@@ -134,24 +134,7 @@ def _provision(server: GatewayServer, db: dict[str, Any]) -> Rest:
         server.call(
             "POST",
             "/api/v2/system/service",
-            {
-                "resource": [
-                    {
-                        "name": "shop",
-                        "label": "Shop",
-                        "type": "pgsql",
-                        "is_active": True,
-                        "config": {
-                            "host": db.get("host") or "127.0.0.1",
-                            "port": int(db.get("port") or 5432),
-                            "database": db["dbname"],
-                            "username": db.get("user") or "postgres",
-                            "password": db.get("password") or "",
-                            "schema": "public",
-                        },
-                    }
-                ]
-            },
+            {"resource": [df_service_record(db, "shop", "Shop")]},
             headers=as_admin,
         ),
         201,
